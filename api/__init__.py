@@ -1,0 +1,1 @@
+"""The faces of rightsgate: the FastAPI app, its routers, and the `rightsgate` CLI."""

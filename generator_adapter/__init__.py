@@ -1,0 +1,1 @@
+"""Video generators: the bundled procedural one and adapters to external services."""

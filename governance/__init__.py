@@ -1,0 +1,1 @@
+"""rightsgate's domain: entities, services, the signed log, settings and storage."""
