@@ -23,3 +23,40 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("../shared/data (or $RIGHTSGATE_SHARED_DATA) is absent: real-media test not run")
     return path
+
+
+# --- storage backends ------------------------------------------------------------------------------------
+# Every storage test takes the `db_url` fixture and so runs once on SQLite and once on PostgreSQL.
+# PostgreSQL comes from RIGHTSGATE_TEST_DATABASE_URL (.ci/run starts a server and sets it); each test gets
+# its own schema, dropped afterwards. With RIGHTSGATE_REQUIRE_POSTGRES=1 (CI) a missing server fails.
+
+
+def _pg_url_with_schema(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rightsgate.db'}"
+        return
+    base = os.environ.get("RIGHTSGATE_TEST_DATABASE_URL")
+    if not base:
+        if os.environ.get("RIGHTSGATE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("RIGHTSGATE_REQUIRE_POSTGRES=1 but RIGHTSGATE_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL storage test: set RIGHTSGATE_TEST_DATABASE_URL (.ci/run does)")
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_url_with_schema(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
