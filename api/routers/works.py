@@ -1,0 +1,58 @@
+"""Rights holders: the opt-out registry of works."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from api.deps import RuntimeDep, SessionDep, read_uploads, require
+from api.schemas import WorkOut
+from governance.models import Principal, Role
+from governance.services import works
+
+router = APIRouter(prefix="/v1/works", tags=["rights holders"])
+Holder = Annotated[Principal, Depends(require(Role.rights_holder))]
+
+
+@router.post("", status_code=201, response_model=WorkOut)
+async def register_work(
+    rt: RuntimeDep,
+    session: SessionDep,
+    caller: Holder,
+    title: Annotated[str, Form(max_length=300)],
+    mode: Annotated[str, Form()] = "opt_out",
+    aliases: Annotated[list[str] | None, Form()] = None,
+    territories: Annotated[list[str] | None, Form()] = None,
+    notes: Annotated[str, Form(max_length=4000)] = "",
+    references: Annotated[list[UploadFile] | None, File()] = None,
+) -> WorkOut:
+    uploads = await read_uploads(references or [], rt)
+    view = works.register_work(
+        session,
+        rt.blobs,
+        owner=caller,
+        title=title,
+        aliases=aliases or [],
+        mode=mode,
+        territories=territories or ["*"],
+        notes=notes,
+        references=uploads,
+        max_bytes=rt.settings.max_upload_bytes,
+    )
+    return WorkOut.of(view)
+
+
+@router.get("", response_model=list[WorkOut])
+def list_works(session: SessionDep, caller: Holder, status: str | None = None) -> list[WorkOut]:
+    return [WorkOut.of(v) for v in works.list_works(session, actor=caller, status=status)]
+
+
+@router.get("/{work_id}", response_model=WorkOut)
+def get_work(work_id: str, session: SessionDep, caller: Holder) -> WorkOut:
+    return WorkOut.of(works.get_work(session, actor=caller, work_id=work_id))
+
+
+@router.delete("/{work_id}", response_model=WorkOut)
+def withdraw_work(work_id: str, session: SessionDep, caller: Holder) -> WorkOut:
+    return WorkOut.of(works.withdraw_work(session, actor=caller, work_id=work_id))

@@ -1,0 +1,55 @@
+"""The running service's shared state: settings, database engine, blob store, data key.
+
+One ``Runtime`` per process (the API app holds one; each CLI command builds one). ``init()`` prepares the
+data directory idempotently: folders, migrations, the data key and the log signing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from governance import migrate
+from governance.blobs import BlobStore
+from governance.crypto import DataCipher, load_or_create_key
+from governance.db import make_engine, session_scope
+from governance.settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    @cached_property
+    def engine(self) -> Engine:
+        self.settings.home_dir.mkdir(parents=True, exist_ok=True)
+        return make_engine(self.settings.db_url)
+
+    @cached_property
+    def cipher(self) -> DataCipher:
+        return load_or_create_key(self.settings.data_key_path)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.blobs_dir, self.cipher)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.engine) as s:
+            yield s
+
+    def init(self) -> None:
+        home = self.settings.home_dir
+        for d in (home, self.settings.blobs_dir, self.settings.keys_dir, self.settings.index_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.settings.keys_dir.chmod(0o700)
+        migrate.upgrade(self.engine)
+        _ = self.cipher
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Services hold the domain logic; handlers and CLI commands call them with keyword arguments."""

@@ -1,0 +1,42 @@
+"""Videos uploaded by platforms for the people they were made for; statuses move through the checks."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from governance import validation
+from governance.blobs import BlobStore
+from governance.errors import NotFound
+from governance.media import Upload, classify
+from governance.models import Principal, Role, Video
+
+
+def upload_video(
+    session: Session, blobs: BlobStore, *, platform: Principal, requester: str, file: Upload, max_bytes: int
+) -> Video:
+    requester = validation.name(requester, "requester")
+    kind, media_type = classify(file, max_bytes=max_bytes, allowed={"image", "video"})
+    digest = blobs.put(file.data)
+    video = Video(
+        sha256=digest,
+        requester=requester,
+        platform_id=platform.id,
+        media_type=media_type,
+        kind=kind,
+        size=len(file.data),
+    )
+    session.add(video)
+    session.flush()
+    return video
+
+
+def get_video(session: Session, *, actor: Principal, video_id: str) -> Video:
+    video = session.get(Video, video_id)
+    allowed = video is not None and (
+        actor.role == Role.admin
+        or video.platform_id == actor.id
+        or (actor.role == Role.person and video.requester == actor.name)
+    )
+    if video is None or not allowed:
+        raise NotFound(f"no video {video_id!r}")
+    return video

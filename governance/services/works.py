@@ -1,0 +1,138 @@
+"""The opt-out registry: rights holders register works (titles, aliases, references) and withdraw them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from governance import validation
+from governance.blobs import BlobStore
+from governance.errors import Conflict, InvalidInput, NotFound
+from governance.media import Upload, classify
+from governance.models import Principal, Role, Work, WorkMode, WorkReference, WorkStatus, utcnow
+
+
+@dataclass(frozen=True)
+class WorkView:
+    work: Work
+    references: list[WorkReference]
+
+
+def _clean_aliases(title: str, aliases: list[str]) -> list[str]:
+    out: list[str] = []
+    for a in aliases:
+        a = " ".join(a.split())
+        if not a:
+            continue
+        if len(a) > 200:
+            raise InvalidInput("aliases: each alias is at most 200 characters")
+        if a.casefold() != title.casefold() and a.casefold() not in {x.casefold() for x in out}:
+            out.append(a)
+    if len(out) > 50:
+        raise InvalidInput("aliases: at most 50")
+    return out
+
+
+def register_work(
+    session: Session,
+    blobs: BlobStore,
+    *,
+    owner: Principal,
+    title: str,
+    aliases: list[str],
+    mode: str,
+    territories: list[str],
+    notes: str,
+    references: list[Upload],
+    max_bytes: int,
+) -> WorkView:
+    """Validate everything first, then store blobs, then rows: a refused request changes nothing."""
+    title = " ".join(title.split())
+    if not title or len(title) > 300:
+        raise InvalidInput("title is required (at most 300 characters)")
+    try:
+        mode = WorkMode(mode).value
+    except ValueError:
+        raise InvalidInput("mode must be 'opt_out' or 'licensed'") from None
+    if len(notes) > 4000:
+        raise InvalidInput("notes: at most 4000 characters")
+    clean_aliases = _clean_aliases(title, aliases)
+    clean_territories = validation.territories(territories)
+    kinds = [classify(r, max_bytes=max_bytes, allowed={"image", "video"}) for r in references]
+
+    work = Work(
+        owner_id=owner.id,
+        title=title,
+        aliases=clean_aliases,
+        mode=mode,
+        territories=clean_territories,
+        notes=notes,
+    )
+    session.add(work)
+    refs: list[WorkReference] = []
+    seen: set[str] = set()
+    for upload, (kind, media_type) in zip(references, kinds, strict=True):
+        digest = blobs.put(upload.data)
+        if digest in seen:
+            continue
+        seen.add(digest)
+        ref = WorkReference(
+            work_id=work.id,
+            sha256=digest,
+            kind=kind,
+            media_type=media_type,
+            filename=upload.filename[:300],
+            size=len(upload.data),
+        )
+        session.add(ref)
+        refs.append(ref)
+    session.flush()
+    return WorkView(work, refs)
+
+
+def _visible(actor: Principal, work: Work) -> bool:
+    return actor.role == Role.admin or work.owner_id == actor.id
+
+
+def get_work(session: Session, *, actor: Principal, work_id: str) -> WorkView:
+    work = session.get(Work, work_id)
+    if work is None or not _visible(actor, work):
+        raise NotFound(f"no work {work_id!r}")
+    refs = session.exec(
+        select(WorkReference).where(WorkReference.work_id == work.id).order_by(col(WorkReference.created_at))
+    ).all()
+    return WorkView(work, list(refs))
+
+
+def list_works(session: Session, *, actor: Principal, status: str | None = None) -> list[WorkView]:
+    q = select(Work).order_by(col(Work.created_at))
+    if actor.role != Role.admin:
+        q = q.where(Work.owner_id == actor.id)
+    if status:
+        q = q.where(Work.status == status)
+    works = session.exec(q).all()
+    if not works:
+        return []
+    refs = session.exec(
+        select(WorkReference).where(col(WorkReference.work_id).in_([w.id for w in works]))
+    ).all()
+    by_work: dict[str, list[WorkReference]] = {}
+    for r in refs:
+        by_work.setdefault(r.work_id, []).append(r)
+    return [WorkView(w, by_work.get(w.id, [])) for w in works]
+
+
+def withdraw_work(session: Session, *, actor: Principal, work_id: str) -> WorkView:
+    view = get_work(session, actor=actor, work_id=work_id)
+    if view.work.status == WorkStatus.withdrawn:
+        raise Conflict(f"work {work_id!r} is already withdrawn", code="already_withdrawn")
+    view.work.status = WorkStatus.withdrawn
+    view.work.withdrawn_at = utcnow()
+    session.add(view.work)
+    session.flush()
+    return view
+
+
+def active_works(session: Session) -> list[Work]:
+    return list(session.exec(select(Work).where(Work.status == WorkStatus.active)).all())
