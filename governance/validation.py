@@ -17,7 +17,8 @@ def name(value: str, field: str = "name") -> str:
     value = value.strip()
     if not _NAME.fullmatch(value):
         raise InvalidInput(
-            f"{field} must be 1-64 characters: letters, digits, '_', '.', '-', starting with a letter or digit"
+            f"{field} must be 1-64 characters (letters, digits, '_', '.', '-'), "
+            "starting with a letter or digit"
         )
     return value
 

@@ -1,4 +1,4 @@
-"""The foundation through the HTTP API, on SQLite and PostgreSQL: keys, roles, tenancy, works, cameos, videos."""
+"""The foundation through the HTTP API, on SQLite and PostgreSQL: keys, roles, tenancy, works, videos."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ def test_admin_creates_principals_and_keys_are_stored_hashed(
         dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
     assert body["api_key"] not in dump
     # Duplicate names and unknown roles are refused and change nothing.
-    assert client.post("/v1/principals", json={"name": "studio", "role": "person"}, headers=admin).status_code == 409
+    assert (
+        client.post("/v1/principals", json={"name": "studio", "role": "person"}, headers=admin).status_code
+        == 409
+    )
     r = client.post("/v1/principals", json={"name": "x", "role": "emperor"}, headers=admin)
     assert r.status_code == 422 and "role must be one of" in r.json()["error"]["message"]
     with runtime.session() as s:
@@ -61,7 +64,9 @@ def test_admin_creates_principals_and_keys_are_stored_hashed(
 def test_wrong_role_is_403(client: TestClient, make_principal: Callable[[str, str], Auth]) -> None:
     person = make_principal("ann", "person")
     holder = make_principal("studio", "rights_holder")
-    assert client.post("/v1/principals", json={"name": "z", "role": "admin"}, headers=person).status_code == 403
+    assert (
+        client.post("/v1/principals", json={"name": "z", "role": "admin"}, headers=person).status_code == 403
+    )
     assert client.get("/v1/works", headers=person).status_code == 403
     assert client.get("/v1/cameos", headers=holder).status_code == 403
     r = client.put("/v1/people/ann/follows", json={"follows": []}, headers=person)
@@ -76,8 +81,13 @@ def test_work_registration_lists_and_withdraws(
     r = client.post(
         "/v1/works",
         headers=holder,
-        data={"title": "The Bridge", "aliases": ["Bridge Film", "Мост"], "mode": "opt_out",
-              "territories": ["us", "FR"], "notes": "test"},
+        data={
+            "title": "The Bridge",
+            "aliases": ["Bridge Film", "Мост"],
+            "mode": "opt_out",
+            "territories": ["us", "FR"],
+            "notes": "test",
+        },
         files=[("references", ("bridge.png", image, "image/png"))],
     )
     assert r.status_code == 201, r.text
@@ -87,8 +97,12 @@ def test_work_registration_lists_and_withdraws(
     import hashlib
 
     assert work["references"] == [
-        {"sha256": hashlib.sha256(image).hexdigest(), "kind": "image", "media_type": "image/png",
-         "filename": "bridge.png"}
+        {
+            "sha256": hashlib.sha256(image).hexdigest(),
+            "kind": "image",
+            "media_type": "image/png",
+            "filename": "bridge.png",
+        }
     ]
     # Stored content-addressed under the home directory.
     assert runtime.blobs.get(work["references"][0]["sha256"]) == image
@@ -111,12 +125,25 @@ def test_work_registration_lists_and_withdraws(
         ({"title": "   "}, None, 422, "title is required"),
         ({"title": "T"}, [("references", ("a.txt", b"hello world", "text/plain"))], 415, "a.txt"),
         ({"title": "T"}, [("references", ("e.png", b"", "image/png"))], 422, "empty"),
-        ({"title": "T"}, [("references", ("ok.png", png(), "image/png")), ("references", ("b.mp4", b"junk" * 10, "video/mp4"))], 415, "b.mp4"),
+        (
+            {"title": "T"},
+            [
+                ("references", ("ok.png", png(), "image/png")),
+                ("references", ("b.mp4", b"junk" * 10, "video/mp4")),
+            ],
+            415,
+            "b.mp4",
+        ),
     ],
 )
 def test_bad_work_input_is_refused_and_changes_nothing(
-    client: TestClient, make_principal: Callable[[str, str], Auth], runtime: Runtime,
-    fields: dict[str, object], files: list[tuple[str, tuple[str, bytes, str]]] | None, status: int, needle: str,
+    client: TestClient,
+    make_principal: Callable[[str, str], Auth],
+    runtime: Runtime,
+    fields: dict[str, object],
+    files: list[tuple[str, tuple[str, bytes, str]]] | None,
+    status: int,
+    needle: str,
 ) -> None:
     holder = make_principal("studio", "rights_holder")
     r = client.post("/v1/works", headers=holder, data=fields, files=files or [])
@@ -139,8 +166,12 @@ def test_upload_limit_is_413(tmp_path: object, db_url: str) -> None:
     with rt.session() as s:
         _, key = principals.create_principal(s, name="studio", role="rights_holder")
     with TestClient(create_app(rt)) as c:
-        r = c.post("/v1/works", headers={"Authorization": f"Bearer {key}"}, data={"title": "T"},
-                   files=[("references", ("big.png", png(size=(400, 400)) + b"\0" * 2000, "image/png"))])
+        r = c.post(
+            "/v1/works",
+            headers={"Authorization": f"Bearer {key}"},
+            data={"title": "T"},
+            files=[("references", ("big.png", png(size=(400, 400)) + b"\0" * 2000, "image/png"))],
+        )
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
     rt.close()
 
