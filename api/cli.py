@@ -34,7 +34,8 @@ AsOpt = Annotated[str, typer.Option("--as", help="the principal to act as")]
 
 
 def _runtime() -> Runtime:
-    rt = Runtime()
+    # No connection pool: a short command closes each connection with its session, none outlives it.
+    rt = Runtime(pooled=False)
     rt.init()
     return rt
 
@@ -77,7 +78,8 @@ def serve(
 
     from api.app import create_app
 
-    rt = _runtime()
+    rt = Runtime()
+    rt.init()
     uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from governance import migrate
@@ -21,13 +22,16 @@ from governance.settings import Settings
 
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, pooled: bool = True) -> None:
         self.settings = settings or Settings()
+        self._pooled = pooled
 
     @cached_property
     def engine(self) -> Engine:
         self.settings.home_dir.mkdir(parents=True, exist_ok=True)
-        return make_engine(self.settings.db_url)
+        if self._pooled:
+            return make_engine(self.settings.db_url)
+        return make_engine(self.settings.db_url, poolclass=NullPool)
 
     @cached_property
     def cipher(self) -> DataCipher:
