@@ -61,9 +61,8 @@ def test_cameo_tenancy(
 ) -> None:
     ann = make_principal("ann", "person")
     eve = make_principal("eve", "person")
-    cameo = client.post(
-        "/v1/cameos", headers=ann, data={"visibility": "everyone"}, files=[photo(shared_data, "biden/biden-1.jpg")]
-    ).json()
+    files = [photo(shared_data, "biden/biden-1.jpg")]
+    cameo = client.post("/v1/cameos", headers=ann, data={"visibility": "everyone"}, files=files).json()
     for method, path, kw in [
         ("get", f"/v1/cameos/{cameo['id']}", {}),
         ("patch", f"/v1/cameos/{cameo['id']}", {"json": {"visibility": "only_me"}}),
@@ -79,10 +78,12 @@ def test_bad_cameo_input_changes_nothing(
     client: TestClient, make_principal: Callable[[str, str], Auth], runtime: Runtime
 ) -> None:
     ann = make_principal("ann", "person")
+    fake_png = [("media", ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png"))]
+    text = [("media", ("a.txt", b"not an image", "text/plain"))]
     cases = [
-        ({"visibility": "friends"}, [("media", ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png"))], 422),
-        ({"visibility": "everyone"}, [("media", ("a.txt", b"not an image", "text/plain"))], 415),
-        ({"visibility": "everyone", "restrictions": ["Not A Tag!"]}, [("media", ("a.txt", b"x", "text/plain"))], 422),
+        ({"visibility": "friends"}, fake_png, 422),
+        ({"visibility": "everyone"}, text, 415),
+        ({"visibility": "everyone", "restrictions": ["Not A Tag!"]}, text, 422),
     ]
     for data, files, status in cases:
         r = client.post("/v1/cameos", headers=ann, data=data, files=files)
@@ -119,8 +120,12 @@ def test_videos_upload_and_visibility(
     ann = make_principal("ann", "person")
     bob = make_principal("bob", "person")
     clip = (shared_data / "videos" / "short_hamilton_clip.mp4").read_bytes()
-    r = client.post("/v1/videos", headers=platform, data={"requester": "ann"},
-                    files={"file": ("clip.mp4", clip, "video/mp4")})
+    r = client.post(
+        "/v1/videos",
+        headers=platform,
+        data={"requester": "ann"},
+        files={"file": ("clip.mp4", clip, "video/mp4")},
+    )
     assert r.status_code == 201, r.text
     video = r.json()
     assert video["status"] == "draft" and video["requester"] == "ann" and video["kind"] == "video"
@@ -129,11 +134,16 @@ def test_videos_upload_and_visibility(
     assert client.get(f"/v1/videos/{video['id']}", headers=ann).status_code == 200
     assert client.get(f"/v1/videos/{video['id']}", headers=bob).status_code == 404
     assert client.get(f"/v1/videos/{video['id']}", headers=other).status_code == 404
-    r = client.post("/v1/videos", headers=platform, data={"requester": "ann"},
-                    files={"file": ("x.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\0" * 10, "video/mp4")})
+    r = client.post(
+        "/v1/videos",
+        headers=platform,
+        data={"requester": "ann"},
+        files={"file": ("x.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\0" * 10, "video/mp4")},
+    )
     assert r.status_code in (201, 415, 422)
-    r = client.post("/v1/videos", headers=ann, data={"requester": "ann"},
-                    files={"file": ("clip.mp4", clip, "video/mp4")})
+    r = client.post(
+        "/v1/videos", headers=ann, data={"requester": "ann"}, files={"file": ("clip.mp4", clip, "video/mp4")}
+    )
     assert r.status_code == 403
     with runtime.session() as s:
         assert s.exec(select(func.count()).select_from(Video)).one() in (1, 2)

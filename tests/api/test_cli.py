@@ -43,9 +43,8 @@ def test_keys_and_works_round_trip(cli: CliRunner, tmp_path: Path) -> None:
     from PIL import Image
 
     Image.new("RGB", (32, 32), (1, 2, 3)).save(img)
-    added = json.loads(
-        run(cli, "works", "add", "--as", "studio", "--title", "Film", "--alias", "Movie", "-r", str(img), "--json")
-    )
+    args = ["works", "add", "--as", "studio", "--title", "Film", "--alias", "Movie", "-r", str(img), "--json"]
+    added = json.loads(run(cli, *args))
     assert added["title"] == "Film" and added["aliases"] == ["Movie"] and len(added["references"]) == 1
     listed = json.loads(run(cli, "works", "list", "--as", "studio", "--json"))
     assert [w["id"] for w in listed] == [added["id"]]
