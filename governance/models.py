@@ -202,3 +202,115 @@ class Video(SQLModel, table=True):
     size: int = 0
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    published_at: datetime | None = _opt_ts()
+
+
+class CameoTemplate(SQLModel, table=True):
+    """A face template (embedding) of a cameo, AES-GCM encrypted; bound to its cameo and model by the AAD."""
+
+    __tablename__ = "cameo_templates"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cameo_id: str = Field(foreign_key="cameos.id", index=True)
+    model_id: str = Field(max_length=80)
+    ciphertext: bytes = Field(sa_type=sa.LargeBinary)
+    source_sha256: str = Field(max_length=64)
+    created_at: datetime = _ts()
+
+
+class Decision(StrEnum):
+    allow = "allow"
+    review = "review"
+    block = "block"
+
+
+class Check(SQLModel, table=True):
+    """One check of one video: the request, what the detectors found, and the policy's decision."""
+
+    __tablename__ = "checks"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    platform_id: str = Field(foreign_key="principals.id", index=True)
+    requester: str = Field(max_length=64, index=True)
+    territory: str | None = Field(default=None, max_length=2)
+    prompt: str = Field(default="", max_length=4000)
+    content_tags: list[str] = _json(list)
+    decision: str = Field(max_length=16, index=True)
+    reasons: list[str] = _json(list)
+    rule_ids: list[str] = _json(list)
+    findings: list[dict[str, Any]] = _json(list)
+    failures: list[dict[str, Any]] = _json(list)
+    detectors: list[dict[str, Any]] = _json(list)
+    timings_ms: dict[str, float] = _json(dict)
+    policy_digest: str = Field(max_length=64)
+    log_index: int | None = None
+    created_at: datetime = _ts()
+
+
+class CameoAppearance(SQLModel, table=True):
+    """A cameo seen in a checked video: what later revocations and deletions look up."""
+
+    __tablename__ = "cameo_appearances"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    check_id: str = Field(foreign_key="checks.id", index=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    cameo_id: str = Field(foreign_key="cameos.id", index=True)
+    requester: str = Field(max_length=64, index=True)
+    content_tags: list[str] = _json(list)
+    score: float
+    t: float | None = None
+    box: list[int] | None = Field(default=None, sa_type=sa.JSON)
+    permitted: bool
+    created_at: datetime = _ts()
+
+
+class WorkMatch(SQLModel, table=True):
+    """A registered work matched in a checked video (at check time or later, by a new registration)."""
+
+    __tablename__ = "work_matches"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    check_id: str | None = Field(default=None, foreign_key="checks.id", index=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    work_id: str = Field(foreign_key="works.id", index=True)
+    score: float
+    t: float | None = None
+    source: str = Field(default="check", max_length=16)
+    created_at: datetime = _ts()
+
+
+class Takedown(SQLModel, table=True):
+    """A video removed (or a draft blocked) with its reason; always written with its signed log entry."""
+
+    __tablename__ = "takedowns"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    actor: str = Field(max_length=64)
+    trigger: str = Field(max_length=32)
+    reason: str = Field(max_length=2000)
+    work_id: str | None = Field(default=None, foreign_key="works.id", index=True)
+    cameo_id: str | None = Field(default=None, foreign_key="cameos.id", index=True)
+    previous_status: str = Field(max_length=16)
+    new_status: str = Field(max_length=16)
+    log_index: int
+    created_at: datetime = _ts()
+    reinstated_at: datetime | None = _opt_ts()
+
+
+class Review(SQLModel, table=True):
+    """A check the policy sent to people; a reviewer approves or rejects it."""
+
+    __tablename__ = "reviews"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    check_id: str = Field(foreign_key="checks.id", index=True, unique=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    status: str = Field(default="pending", max_length=16, index=True)
+    reviewer: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=4000)
+    log_index: int | None = None
+    created_at: datetime = _ts()
+    decided_at: datetime | None = _opt_ts()

@@ -18,6 +18,7 @@ from governance import migrate
 from governance.blobs import BlobStore
 from governance.crypto import DataCipher, load_or_create_key
 from governance.db import make_engine, session_scope
+from governance.likeness import LikenessIndex
 from governance.settings import Settings
 
 
@@ -40,6 +41,10 @@ class Runtime:
     @cached_property
     def blobs(self) -> BlobStore:
         return BlobStore(self.settings.blobs_dir, self.cipher)
+
+    @cached_property
+    def likeness(self) -> LikenessIndex:
+        return LikenessIndex(self.cipher, self.settings.index_dir)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep, SessionDep, read_uploads, require
 from api.schemas import CameoOut, CameoPatch, GrantIn, GrantOut
@@ -25,7 +26,11 @@ async def create_cameo(
     restrictions: Annotated[list[str] | None, Form()] = None,
 ) -> CameoOut:
     uploads = await read_uploads(media, rt)
-    cameo, _ = cameos.create_cameo(
+    cameos.validate_fields(visibility, restrictions or [])
+    cameos.check_media(uploads, max_bytes=rt.settings.max_upload_bytes, max_media=rt.settings.max_cameo_media)
+    # Face checks before anything is stored: a refused enrollment leaves no row and no blob.
+    templates = await run_in_threadpool(rt.likeness.templates_from_media, uploads)
+    cameo, rows = cameos.create_cameo(
         session,
         rt.blobs,
         owner=caller,
@@ -35,6 +40,13 @@ async def create_cameo(
         max_bytes=rt.settings.max_upload_bytes,
         max_media=rt.settings.max_cameo_media,
     )
+    sources = [row.sha256 for _, row in rows]
+    if len(templates) != len(sources):  # a video gives several templates from one file
+        sources = [sources[0]] * len(templates)
+    rt.likeness.store_templates(session, cameo.id, templates, sources)
+    session.commit()
+    with rt.session() as fresh:
+        rt.likeness.refresh(fresh)
     return CameoOut.of(cameos.CameoView(cameo, []))
 
 

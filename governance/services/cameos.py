@@ -9,7 +9,7 @@ from sqlmodel import Session, col, delete, select
 from governance import validation
 from governance.blobs import BlobStore
 from governance.errors import Conflict, InvalidInput, NotFound
-from governance.media import Upload, classify
+from governance.media import MediaKind, Upload, classify
 from governance.models import (
     Cameo,
     CameoGrant,
@@ -48,16 +48,8 @@ def create_cameo(
     max_media: int,
 ) -> tuple[Cameo, list[tuple[Upload, CameoMedia]]]:
     """Store the cameo and its enrollment media (encrypted). Face checks are the caller's next step."""
-    vis = _visibility(visibility)
-    tags = validation.tags(restrictions, "restrictions")
-    if not media:
-        raise InvalidInput("media: at least one enrollment photo or video is required")
-    if len(media) > max_media:
-        raise InvalidInput(f"media: at most {max_media} files")
-    kinds = [classify(m, max_bytes=max_bytes, allowed={"image", "video"}) for m in media]
-    videos = sum(1 for k, _ in kinds if k == "video")
-    if videos and len(media) > 1:
-        raise InvalidInput("media: send either photos or one short video, not both")
+    vis, tags = validate_fields(visibility, restrictions)
+    kinds = check_media(media, max_bytes=max_bytes, max_media=max_media)
     cameo = Cameo(owner_id=owner.id, owner_name=owner.name, visibility=vis, restrictions=tags)
     session.add(cameo)
     rows: list[tuple[Upload, CameoMedia]] = []
@@ -70,6 +62,22 @@ def create_cameo(
         rows.append((upload, row))
     session.flush()
     return cameo, rows
+
+
+def validate_fields(visibility: str, restrictions: list[str]) -> tuple[str, list[str]]:
+    return _visibility(visibility), validation.tags(restrictions, "restrictions")
+
+
+def check_media(media: list[Upload], *, max_bytes: int, max_media: int) -> list[tuple[MediaKind, str]]:
+    """Count, size and type of enrollment media: 1 to ``max_media`` photos, or one short video."""
+    if not media:
+        raise InvalidInput("media: at least one enrollment photo or video is required")
+    if len(media) > max_media:
+        raise InvalidInput(f"media: at most {max_media} files")
+    kinds = [classify(m, max_bytes=max_bytes, allowed={"image", "video"}) for m in media]
+    if any(k == "video" for k, _ in kinds) and len(media) > 1:
+        raise InvalidInput("media: send either photos or one short video, not both")
+    return kinds
 
 
 def _visible(actor: Principal, cameo: Cameo) -> bool:

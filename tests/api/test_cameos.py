@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from governance.models import Cameo, CameoMedia, Video
+from governance.models import Cameo, CameoMedia, CameoTemplate, Video
 from governance.runtime import Runtime
 
 pytestmark = pytest.mark.storage
@@ -147,3 +147,65 @@ def test_videos_upload_and_visibility(
     assert r.status_code == 403
     with runtime.session() as s:
         assert s.exec(select(func.count()).select_from(Video)).one() in (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        (["../copies/pen-and-coaster.png"], "pen-and-coaster.png: no face"),
+        (["group/two_people.jpg"], "two_people.jpg: 2 faces"),
+        (["obama/obama-1.jpg", "kit_harington/kit-1.jpg"], "different person"),
+    ],
+)
+def test_enrollment_needs_one_clear_face_of_one_person(
+    client: TestClient,
+    make_principal: Callable[[str, str], Auth],
+    runtime: Runtime,
+    shared_data: Path,
+    files: list[str],
+    needle: str,
+) -> None:
+    ann = make_principal("ann", "person")
+    r = client.post(
+        "/v1/cameos",
+        headers=ann,
+        data={"visibility": "everyone"},
+        files=[photo(shared_data, f) for f in files],
+    )
+    assert r.status_code == 422, r.text
+    assert needle in r.json()["error"]["message"]
+    with runtime.session() as s:
+        assert s.exec(select(func.count()).select_from(Cameo)).one() == 0
+        assert s.exec(select(func.count()).select_from(CameoTemplate)).one() == 0
+    assert not [p for p in runtime.settings.blobs_dir.rglob("*") if p.is_file()]
+
+
+def test_templates_are_encrypted_at_rest(
+    client: TestClient, make_principal: Callable[[str, str], Auth], runtime: Runtime, shared_data: Path
+) -> None:
+    ann = make_principal("ann", "person")
+    r = client.post(
+        "/v1/cameos",
+        headers=ann,
+        data={"visibility": "everyone"},
+        files=[photo(shared_data, "obama/obama-1.jpg")],
+    )
+    assert r.status_code == 201, r.text
+    cameo_id = r.json()["id"]
+    assert "template" not in r.text and "embedding" not in r.text
+    import numpy as np
+
+    from detectors.base import Frame
+    from detectors.frames import sample_frames
+
+    (frame,) = sample_frames((shared_data / "faces/obama/obama-1.jpg").read_bytes())
+    assert isinstance(frame, Frame)
+    (face,) = runtime.likeness.analyzer.faces(frame.image)
+    clear = np.asarray(face.embedding, dtype=np.float32).tobytes()
+    with runtime.session() as s:
+        rows = s.exec(select(CameoTemplate)).all()
+        assert len(rows) == 1 and rows[0].cameo_id == cameo_id
+        assert clear[:32] not in rows[0].ciphertext
+        assert runtime.likeness.index_file_cameo_ids() == {cameo_id}
+    index_files = list(runtime.settings.index_dir.glob("cameos-*.enc"))
+    assert len(index_files) == 1 and clear[:32] not in index_files[0].read_bytes()

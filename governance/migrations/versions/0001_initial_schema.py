@@ -1,8 +1,8 @@
-"""principals, keys, works, cameos, grants, follows, videos
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 17:55:20.217257
+Create Date: 2026-11-25 18:05:14.083351
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", governance.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["platform_id"],
             ["principals.id"],
@@ -164,6 +165,91 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cameo_media_cameo_id"), ["cameo_id"], unique=False)
 
     op.create_table(
+        "cameo_templates",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("cameo_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("source_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cameo_id"],
+            ["cameos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("cameo_templates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cameo_templates_cameo_id"), ["cameo_id"], unique=False)
+
+    op.create_table(
+        "checks",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("platform_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("requester", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("territory", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+        sa.Column("prompt", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+        sa.Column("content_tags", sa.JSON(), nullable=False),
+        sa.Column("decision", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("rule_ids", sa.JSON(), nullable=False),
+        sa.Column("findings", sa.JSON(), nullable=False),
+        sa.Column("failures", sa.JSON(), nullable=False),
+        sa.Column("detectors", sa.JSON(), nullable=False),
+        sa.Column("timings_ms", sa.JSON(), nullable=False),
+        sa.Column("policy_digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("log_index", sa.Integer(), nullable=True),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["principals.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("checks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_checks_decision"), ["decision"], unique=False)
+        batch_op.create_index(batch_op.f("ix_checks_platform_id"), ["platform_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_checks_requester"), ["requester"], unique=False)
+        batch_op.create_index(batch_op.f("ix_checks_video_id"), ["video_id"], unique=False)
+
+    op.create_table(
+        "takedowns",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("work_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("cameo_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("previous_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("new_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("log_index", sa.Integer(), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reinstated_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cameo_id"],
+            ["cameos.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_id"],
+            ["works.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("takedowns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_takedowns_cameo_id"), ["cameo_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_takedowns_video_id"), ["video_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_takedowns_work_id"), ["work_id"], unique=False)
+
+    op.create_table(
         "work_references",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("work_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -183,16 +269,140 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_work_references_sha256"), ["sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_work_references_work_id"), ["work_id"], unique=False)
 
+    op.create_table(
+        "cameo_appearances",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("check_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("cameo_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("requester", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("content_tags", sa.JSON(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("t", sa.Float(), nullable=True),
+        sa.Column("box", sa.JSON(), nullable=True),
+        sa.Column("permitted", sa.Boolean(), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cameo_id"],
+            ["cameos.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["check_id"],
+            ["checks.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("cameo_appearances", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cameo_appearances_cameo_id"), ["cameo_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cameo_appearances_check_id"), ["check_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cameo_appearances_requester"), ["requester"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cameo_appearances_video_id"), ["video_id"], unique=False)
+
+    op.create_table(
+        "reviews",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("check_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reviewer", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+        sa.Column("log_index", sa.Integer(), nullable=True),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["check_id"],
+            ["checks.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reviews_check_id"), ["check_id"], unique=True)
+        batch_op.create_index(batch_op.f("ix_reviews_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_reviews_video_id"), ["video_id"], unique=False)
+
+    op.create_table(
+        "work_matches",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("check_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("work_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("t", sa.Float(), nullable=True),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["check_id"],
+            ["checks.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_id"],
+            ["works.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("work_matches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_work_matches_check_id"), ["check_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_work_matches_video_id"), ["video_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_work_matches_work_id"), ["work_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("work_matches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_work_matches_work_id"))
+        batch_op.drop_index(batch_op.f("ix_work_matches_video_id"))
+        batch_op.drop_index(batch_op.f("ix_work_matches_check_id"))
+
+    op.drop_table("work_matches")
+    with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reviews_video_id"))
+        batch_op.drop_index(batch_op.f("ix_reviews_status"))
+        batch_op.drop_index(batch_op.f("ix_reviews_check_id"))
+
+    op.drop_table("reviews")
+    with op.batch_alter_table("cameo_appearances", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cameo_appearances_video_id"))
+        batch_op.drop_index(batch_op.f("ix_cameo_appearances_requester"))
+        batch_op.drop_index(batch_op.f("ix_cameo_appearances_check_id"))
+        batch_op.drop_index(batch_op.f("ix_cameo_appearances_cameo_id"))
+
+    op.drop_table("cameo_appearances")
     with op.batch_alter_table("work_references", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_work_references_work_id"))
         batch_op.drop_index(batch_op.f("ix_work_references_sha256"))
 
     op.drop_table("work_references")
+    with op.batch_alter_table("takedowns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_takedowns_work_id"))
+        batch_op.drop_index(batch_op.f("ix_takedowns_video_id"))
+        batch_op.drop_index(batch_op.f("ix_takedowns_cameo_id"))
+
+    op.drop_table("takedowns")
+    with op.batch_alter_table("checks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_checks_video_id"))
+        batch_op.drop_index(batch_op.f("ix_checks_requester"))
+        batch_op.drop_index(batch_op.f("ix_checks_platform_id"))
+        batch_op.drop_index(batch_op.f("ix_checks_decision"))
+
+    op.drop_table("checks")
+    with op.batch_alter_table("cameo_templates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cameo_templates_cameo_id"))
+
+    op.drop_table("cameo_templates")
     with op.batch_alter_table("cameo_media", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cameo_media_cameo_id"))
 
