@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import errors
-from api.routers import admin, cameos, platform, works
+from api.routers import admin, cameos, checks, platform, works
 from governance.runtime import Runtime
 
 
@@ -42,6 +42,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    for r in (admin.router, works.router, cameos.router, platform.router):
+    for r in (
+        admin.router,
+        works.router,
+        cameos.router,
+        platform.router,
+        checks.router,
+        checks.reviews_router,
+    ):
         app.include_router(r)
     return app

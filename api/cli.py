@@ -145,6 +145,8 @@ def works_add(
                 references=uploads,
                 max_bytes=rt.settings.max_upload_bytes,
             )
+            works.index_references(rt.detection, view, uploads)
+            works.record(rt.log, s, view, actor=owner, event="registered")
     except RightsgateError as exc:
         _fail(exc)
         return
@@ -190,7 +192,10 @@ def works_withdraw(work_id: str, as_: AsOpt, as_json: JsonOpt = False) -> None:
     actor = _principal(rt, as_)
     try:
         with rt.session() as s:
-            d = _work_dict(works.withdraw_work(s, actor=actor, work_id=work_id))
+            view = works.withdraw_work(s, actor=actor, work_id=work_id)
+            works.record(rt.log, s, view, actor=actor, event="withdrawn")
+            d = _work_dict(view)
+        rt.detection.unregister_work(work_id)
     except RightsgateError as exc:
         _fail(exc)
         return

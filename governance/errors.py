@@ -54,3 +54,8 @@ class TooLarge(RightsgateError):
 class UnsupportedMedia(RightsgateError):
     code = "unsupported_media"
     status = 415
+
+
+class ServiceUnavailable(RightsgateError):
+    code = "unavailable"
+    status = 503

@@ -18,7 +18,10 @@ from governance import migrate
 from governance.blobs import BlobStore
 from governance.crypto import DataCipher, load_or_create_key
 from governance.db import make_engine, session_scope
+from governance.detection import Detection
 from governance.likeness import LikenessIndex
+from governance.log.keys import KeyRing
+from governance.log.service import SignedLog
 from governance.settings import Settings
 
 
@@ -46,6 +49,18 @@ class Runtime:
     def likeness(self) -> LikenessIndex:
         return LikenessIndex(self.cipher, self.settings.index_dir)
 
+    @cached_property
+    def detection(self) -> Detection:
+        return Detection(
+            policy_file=self.settings.policy_file, index_dir=self.settings.index_dir, likeness=self.likeness
+        )
+
+    @cached_property
+    def log(self) -> SignedLog:
+        return SignedLog(
+            KeyRing(self.settings.keys_dir / "log", self.settings.log_origin), self.settings.log_origin
+        )
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with session_scope(self.engine) as s:
@@ -58,6 +73,7 @@ class Runtime:
         self.settings.keys_dir.chmod(0o700)
         migrate.upgrade(self.engine)
         _ = self.cipher
+        self.log.keyring.create_if_missing()
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep, SessionDep, read_uploads, require
 from api.schemas import WorkOut
@@ -40,6 +41,8 @@ async def register_work(
         references=uploads,
         max_bytes=rt.settings.max_upload_bytes,
     )
+    await run_in_threadpool(works.index_references, rt.detection, view, uploads)
+    works.record(rt.log, session, view, actor=caller, event="registered")
     return WorkOut.of(view)
 
 
@@ -54,5 +57,8 @@ def get_work(work_id: str, session: SessionDep, caller: Holder) -> WorkOut:
 
 
 @router.delete("/{work_id}", response_model=WorkOut)
-def withdraw_work(work_id: str, session: SessionDep, caller: Holder) -> WorkOut:
-    return WorkOut.of(works.withdraw_work(session, actor=caller, work_id=work_id))
+def withdraw_work(work_id: str, rt: RuntimeDep, session: SessionDep, caller: Holder) -> WorkOut:
+    view = works.withdraw_work(session, actor=caller, work_id=work_id)
+    works.record(rt.log, session, view, actor=caller, event="withdrawn")
+    rt.detection.unregister_work(work_id)
+    return WorkOut.of(view)

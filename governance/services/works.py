@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from detectors.base import MediaError
 from governance import validation
 from governance.blobs import BlobStore
+from governance.detection import Detection
 from governance.errors import Conflict, InvalidInput, NotFound
+from governance.log.canonical import LogEntry
+from governance.log.service import SignedLog
 from governance.media import Upload, classify
 from governance.models import Principal, Role, Work, WorkMode, WorkReference, WorkStatus, utcnow
 
@@ -89,6 +93,34 @@ def register_work(
         refs.append(ref)
     session.flush()
     return WorkView(work, refs)
+
+
+def index_references(detection: Detection, view: WorkView, references: list[Upload]) -> int:
+    """Embed the references into the copy index; undecodable media is a 422 (the caller rolls back)."""
+    try:
+        return detection.register_work(view.work.id, [r.data for r in references])
+    except MediaError as exc:
+        raise InvalidInput(f"references: {exc}", code="bad_media") from exc
+
+
+def record(log: SignedLog, session: Session, view: WorkView, *, actor: Principal, event: str) -> int:
+    """The signed record of a registration or withdrawal, in the caller's transaction."""
+    w = view.work
+    return log.append(
+        session,
+        LogEntry(
+            type="work_registered" if event == "registered" else "work_withdrawn",
+            subject={"work_id": w.id},
+            reason=f"{w.mode} work {w.title!r} {event} by {actor.name}",
+            evidence={
+                "title": w.title,
+                "mode": w.mode,
+                "territories": list(w.territories),
+                "references": [r.sha256 for r in view.references],
+            },
+            actor=actor.name,
+        ),
+    )
 
 
 def _visible(actor: Principal, work: Work) -> bool:

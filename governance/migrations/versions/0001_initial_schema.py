@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:05:14.083351
+Create Date: 2026-11-25 18:07:58.986231
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,57 @@ def upgrade() -> None:
     with op.batch_alter_table("follows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_follows_followee"), ["followee"], unique=False)
 
+    op.create_table(
+        "log_checkpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tree_size", sa.BigInteger(), nullable=False),
+        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("key_id", sa.String(length=8), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("log_checkpoints", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_log_checkpoints_tree_size"), ["tree_size"], unique=False)
+
+    op.create_table(
+        "log_entries",
+        sa.Column(
+            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("entry_type", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("idx"),
+    )
+    with op.batch_alter_table("log_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_log_entries_entry_type"), ["entry_type"], unique=False)
+
+    op.create_table(
+        "log_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("id = 1", name="ck_log_head_single_row"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "log_keys",
+        sa.Column("key_id", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("public_key_pem", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("key_id"),
+    )
+    op.create_table(
+        "log_nodes",
+        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx"),
+        sqlite_with_rowid=False,
+    )
     op.create_table(
         "principals",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -439,6 +490,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_principals_name"))
 
     op.drop_table("principals")
+    op.drop_table("log_nodes")
+    op.drop_table("log_keys")
+    op.drop_table("log_head")
+    with op.batch_alter_table("log_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_log_entries_entry_type"))
+
+    op.drop_table("log_entries")
+    with op.batch_alter_table("log_checkpoints", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_log_checkpoints_tree_size"))
+
+    op.drop_table("log_checkpoints")
     with op.batch_alter_table("follows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_follows_followee"))
 
