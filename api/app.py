@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import errors
-from api.routers import admin, cameos, checks, platform, works
+from api.routers import admin, cameos, checks, log, platform, works
 from governance.runtime import Runtime
 
 
@@ -49,6 +49,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         platform.router,
         checks.router,
         checks.reviews_router,
+        log.router,
+        log.takedowns_router,
     ):
         app.include_router(r)
     return app

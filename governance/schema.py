@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-import governance.log.tables  # noqa: F401
+import governance.log.tables
 import governance.models  # noqa: F401

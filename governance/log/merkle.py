@@ -7,7 +7,7 @@ so any Certificate Transparency verifier accepts them; :func:`verify_inclusion` 
 :func:`verify_consistency` are the RFC 9162 §2.1.3.2 / §2.1.4.2 algorithms.
 
 Storage. A :class:`TreeStore` keeps the hash of every *perfect* subtree once it is complete: node
-``(level, index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``; level 0 holds the leaf hashes.
+``(level, index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``; level 0 holds leaf hashes.
 Appending a leaf completes on average one more node (amortised O(1) writes); nodes never change afterwards,
 so a root or a proof for *any* size ``n <= size`` is a fold over O(log n) stored nodes: every range that
 RFC 6962 asks a hash of is either a perfect subtree or the right edge ``[start, n)`` of a tree of size ``n``,
@@ -16,14 +16,16 @@ proof fetches the nodes it needs with one :meth:`TreeStore.get_nodes` call (one 
 
 Why not pymerkle 7.0.0 (weighed as DESIGN.md asks):
 
-* Its hashing in the default (``security``) mode is RFC 6962's, but its proofs are its own format (a path
-  that starts with the base hash plus ``rule``/``subset`` bit lists); the RFC 6962 path has to be derived
-  from it, and its verifier only accepts its own proof objects.
+* Its hashing in the default (``security``) mode is RFC 6962's and its inclusion paths are RFC 6962's once
+  the leading base hash is dropped, but its consistency proofs are not: it splits them into finer pieces
+  (``PROOF(2, D[5])`` is four hashes there, two in RFC 6962), so no CT verifier accepts them.
 * Its storage interface (``_store_leaf``, ``_get_leaf``, ``_get_leaves``, ``_get_size``) persists *leaves
-  only*. Interior hashes are recomputed from leaves and memoised in a per-process LRU cache, so the first
-  proof after a restart reads up to all n leaves (linear; at 1M leaves this took seconds, see the bench),
-  and the cache is not transactional: a rolled-back append that completed a subtree leaves a stale cached
-  hash behind, and the next append at that index would be given a wrong root.
+  only*. Interior hashes are recomputed from leaves and memoised in a per-process LRU cache, so proofs are
+  linear in the log on a cold cache: with its own ``SqliteTree`` at 1M leaves an inclusion proof took
+  212 ms median and 1 s at worst cold, 40 ms warm (measured 2026-11 on this 2-core machine; its in-memory
+  tree is fast but holds the whole tree as Python objects). The cache is also not transactional: a
+  rolled-back append that completed a subtree leaves a stale cached hash, and the next append at that
+  index would get a wrong root.
 * Its appends are serialised with a threading lock, not with the database transaction.
 
 So the tree below is our own: about 300 lines, RFC 6962 proofs, subtree hashes stored in the caller's
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -205,7 +207,7 @@ class MemoryTreeStore:
             if level < len(self._levels):
                 arr = self._levels[level]
                 off = index * HASH_SIZE
-                if 0 <= off and off + HASH_SIZE <= len(arr):
+                if off >= 0 and off + HASH_SIZE <= len(arr):
                     out[(level, index)] = bytes(arr[off : off + HASH_SIZE])
         return out
 
@@ -220,6 +222,12 @@ class MemoryTreeStore:
 
     def set_size(self, size: int) -> None:
         self._size = size
+
+    def iter_nodes(self) -> Iterator[tuple[int, int, bytes]]:
+        """Every stored node ``(level, index, hash)``, level by level (to copy a tree into another store)."""
+        for level, arr in enumerate(self._levels):
+            for index in range(len(arr) // HASH_SIZE):
+                yield level, index, bytes(arr[index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
 
 @dataclass(frozen=True)
@@ -355,9 +363,7 @@ def _check_hash(name: str, value: bytes) -> None:
         raise ProofError(f"{name} must be {HASH_SIZE} bytes")
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(leaf: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes) -> None:
     """RFC 9162 §2.1.3.2: raise :class:`ProofError` unless ``path`` proves ``leaf`` at ``index`` in the tree
     of ``tree_size`` leaves whose root is ``root``."""
     _check_hash("leaf hash", leaf)

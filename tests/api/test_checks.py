@@ -88,9 +88,12 @@ def test_copy_of_an_opted_out_work_is_blocked_and_logged(
     hits = [f for f in body["findings"] if f["kind"] == "copyright"]  # type: ignore[union-attr]
     assert hits and hits[0]["work_id"] and hits[0]["work_title"] == "The Bridge"
     assert isinstance(body["log_index"], int)
-    entries = client.get("/v1/log/entries", params={"start": body["log_index"], "end": body["log_index"] + 1})
-    if entries.status_code == 200:
-        assert body["check_id"] in entries.text
+    index = body["log_index"]
+    entries = client.get("/v1/log/entries", headers=platform, params={"start": index, "end": index + 1})
+    assert entries.status_code == 200
+    (entry,) = entries.json()["entries"]
+    assert entry["entry"]["type"] == "decision" and entry["entry"]["subject"]["check_id"] == body["check_id"]
+    assert entry["entry"]["policy_digest"] == body["policy_digest"]
     video = client.get(f"/v1/videos/{body['video_id']}", headers=platform).json()
     assert video["status"] == "blocked"
     r = client.post("/v1/publications", headers=platform, json={"check_id": body["check_id"]})

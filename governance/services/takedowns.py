@@ -1,0 +1,232 @@
+"""Takedowns: a video removed with its reason, always in the same transaction as its signed log entry.
+
+Also the exports a lawyer or a regulator asks for: an EU DSA Transparency Database statement of reasons,
+and a notice in Lumen's fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from governance.errors import Conflict, Forbidden, InvalidInput, NotFound
+from governance.log.canonical import LogEntry
+from governance.log.service import SignedLog
+from governance.models import (
+    Cameo,
+    Principal,
+    Role,
+    Takedown,
+    Video,
+    VideoStatus,
+    Work,
+    WorkMatch,
+    utcnow,
+)
+
+
+def take_down(
+    session: Session,
+    log: SignedLog,
+    *,
+    video: Video,
+    actor: str,
+    trigger: str,
+    reason: str,
+    work_id: str | None = None,
+    cameo_id: str | None = None,
+    policy_digest: str | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> Takedown:
+    """Remove ``video`` (published: ``taken_down``; not yet published: ``blocked``) and append the record.
+
+    The row and the log entry are written in the caller's transaction: neither exists without the other.
+    """
+    previous = video.status
+    new = VideoStatus.taken_down if previous == VideoStatus.published else VideoStatus.blocked
+    if trigger == "manual":
+        new = VideoStatus.taken_down
+    subject: dict[str, str | int] = {"video_id": video.id}
+    if work_id:
+        subject["work_id"] = work_id
+    if cameo_id:
+        subject["cameo_id"] = cameo_id
+    index = log.append(
+        session,
+        LogEntry(
+            type="takedown",
+            subject=subject,
+            content_sha256=video.sha256,
+            reason=reason,
+            evidence={"trigger": trigger, "previous_status": previous, "new_status": new, **(evidence or {})},
+            actor=actor,
+            policy_digest=policy_digest,
+        ),
+    )
+    row = Takedown(
+        video_id=video.id,
+        actor=actor,
+        trigger=trigger,
+        reason=reason,
+        work_id=work_id,
+        cameo_id=cameo_id,
+        previous_status=previous,
+        new_status=new,
+        log_index=index,
+    )
+    video.status = new
+    video.updated_at = utcnow()
+    session.add(video)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def request_takedown(
+    session: Session, log: SignedLog, *, actor: Principal, video_id: str, reason: str, work_id: str | None
+) -> Takedown:
+    """A rights holder removes a video that was matched to one of its works; an admin removes any video."""
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise InvalidInput("reason is required (at most 2000 characters)")
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFound(f"no video {video_id!r}")
+    if actor.role == Role.rights_holder:
+        if not work_id:
+            raise InvalidInput("work_id: a rights holder takes a video down for one of its works")
+        work = session.get(Work, work_id)
+        if work is None or work.owner_id != actor.id:
+            raise NotFound(f"no work {work_id!r}")
+        matched = session.exec(
+            select(WorkMatch).where(WorkMatch.video_id == video.id, WorkMatch.work_id == work.id)
+        ).first()
+        if matched is None:
+            # Without a recorded match this is a claim, not a finding: it goes through a notice, which the
+            # uploader can dispute, rather than straight to removal.
+            raise Conflict(
+                f"video {video_id} was not matched to work {work_id}; file a takedown notice instead",
+                code="no_match",
+            )
+    elif actor.role != Role.admin:
+        raise Forbidden("only rights holders and admins take videos down")
+    elif work_id and session.get(Work, work_id) is None:
+        raise NotFound(f"no work {work_id!r}")
+    if video.status == VideoStatus.taken_down:
+        raise Conflict(f"video {video_id} is already taken down", code="already_taken_down")
+    return take_down(
+        session, log, video=video, actor=actor.name, trigger="manual", reason=reason, work_id=work_id
+    )
+
+
+def get_takedown(session: Session, *, actor: Principal, takedown_id: str) -> Takedown:
+    row = session.get(Takedown, takedown_id)
+    if row is None or not _may_see(session, actor, row):
+        raise NotFound(f"no takedown {takedown_id!r}")
+    return row
+
+
+def _may_see(session: Session, actor: Principal, row: Takedown) -> bool:
+    if actor.role in (Role.admin, Role.reviewer) or row.actor == actor.name:
+        return True
+    video = session.get(Video, row.video_id)
+    if video is not None and (video.platform_id == actor.id or video.requester == actor.name):
+        return True
+    if row.work_id:
+        work = session.get(Work, row.work_id)
+        if work is not None and work.owner_id == actor.id:
+            return True
+    if row.cameo_id:
+        cameo = session.get(Cameo, row.cameo_id)
+        if cameo is not None and cameo.owner_id == actor.id:
+            return True
+    return False
+
+
+def takedowns_of_video(session: Session, video_id: str) -> list[Takedown]:
+    return list(
+        session.exec(
+            select(Takedown).where(Takedown.video_id == video_id).order_by(col(Takedown.created_at))
+        ).all()
+    )
+
+
+# --- exports ---------------------------------------------------------------------------------------
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.strftime("%Y-%m-%d") if d else None
+
+
+def dsa_statement(session: Session, row: Takedown, *, platform_name: str) -> dict[str, Any]:
+    """The takedown as a statement of reasons in the EU DSA Transparency Database's own field names."""
+    video = session.get(Video, row.video_id)
+    work = session.get(Work, row.work_id) if row.work_id else None
+    copyright_case = row.work_id is not None
+    automated = row.trigger not in ("manual", "notice")
+    territories = work.territories if work is not None and work.territories != ["*"] else ["EU"]
+    return {
+        "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"]
+        if row.new_status == VideoStatus.taken_down
+        else ["DECISION_VISIBILITY_CONTENT_DISABLED"],
+        "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT"
+        if copyright_case
+        else "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+        "illegal_content_legal_ground": "Copyright infringement (Directive 2001/29/EC)"
+        if copyright_case
+        else None,
+        "illegal_content_explanation": row.reason if copyright_case else None,
+        "incompatible_content_ground": None
+        if copyright_case
+        else "Use of a person's likeness without consent",
+        "incompatible_content_explanation": None if copyright_case else row.reason,
+        "category": "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
+        if copyright_case
+        else "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
+        "content_type": ["CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_VIDEO"],
+        "content_date": _iso(video.created_at if video else None),
+        "application_date": _iso(row.created_at),
+        "automated_detection": "Yes" if row.trigger != "manual" else "No",
+        "automated_decision": "AUTOMATED_DECISION_FULLY" if automated else "AUTOMATED_DECISION_NOT_AUTOMATED",
+        "source_type": "SOURCE_ARTICLE_16" if row.trigger == "notice" else "SOURCE_VOLUNTARY",
+        "territorial_scope": territories,
+        "platform_name": platform_name,
+        "puid": row.video_id,
+        "end_date_visibility_restriction": None,
+        "decision_facts": row.reason,
+        "created_at": row.created_at.isoformat(),
+        "transparency_log_index": row.log_index,
+    }
+
+
+def lumen_notice(session: Session, row: Takedown) -> dict[str, Any]:
+    """The takedown as a Lumen (lumendatabase.org) DMCA-style notice."""
+    video = session.get(Video, row.video_id)
+    work = session.get(Work, row.work_id) if row.work_id else None
+    return {
+        "notice": {
+            "title": f"Takedown of video {row.video_id}",
+            "type": "DMCA" if work is not None else "Other",
+            "date_sent": row.created_at.isoformat(),
+            "date_received": row.created_at.isoformat(),
+            "subject": work.title if work is not None else "Likeness",
+            "body": row.reason,
+            "language": "en",
+            "action_taken": "Yes",
+            "works_attributes": [
+                {
+                    "description": work.title if work is not None else "a person's likeness (cameo)",
+                    "copyrighted_urls_attributes": [],
+                    "infringing_urls_attributes": [{"url": f"rightsgate:video:{row.video_id}"}],
+                }
+            ],
+            "entities_attributes": [
+                {"name": row.actor, "kind": "organization", "role": "sender"},
+                {"name": "rightsgate platform", "kind": "organization", "role": "recipient"},
+            ],
+            "content_sha256": video.sha256 if video else None,
+            "transparency_log_index": row.log_index,
+        }
+    }

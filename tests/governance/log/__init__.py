@@ -1,0 +1,1 @@
+"""Tests of the signed log (governance.log)."""
