@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RuntimeDep, SessionDep, read_uploads, require
 from api.schemas import WorkOut
 from governance.models import Principal, Role
-from governance.services import works
+from governance.services import appearances, works
 
 router = APIRouter(prefix="/v1/works", tags=["rights holders"])
 Holder = Annotated[Principal, Depends(require(Role.rights_holder))]
@@ -62,3 +62,10 @@ def withdraw_work(work_id: str, rt: RuntimeDep, session: SessionDep, caller: Hol
     works.record(rt.log, session, view, actor=caller, event="withdrawn")
     rt.detection.unregister_work(work_id)
     return WorkOut.of(view)
+
+
+@router.get("/{work_id}/matches")
+def list_matches(work_id: str, session: SessionDep, caller: Holder) -> list[dict[str, Any]]:
+    """Every video in which the work was matched, at check time or later, with what became of it."""
+    view = works.get_work(session, actor=caller, work_id=work_id)
+    return appearances.of_work(session, view.work.id)

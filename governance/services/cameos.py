@@ -148,15 +148,21 @@ def grant(session: Session, *, actor: Principal, cameo_id: str, grantee: str) ->
     return row
 
 
-def revoke_grant(session: Session, *, actor: Principal, cameo_id: str, grantee: str) -> CameoGrant:
+def revoke_grant(session: Session, *, actor: Principal, cameo_id: str, grantee: str) -> bool:
+    """Revoke ``grantee``'s grant; False if already revoked (idempotent), 404 if there never was one."""
     view = get_cameo(session, actor=actor, cameo_id=cameo_id)
     for g in view.grants:
         if g.grantee == grantee:
             g.revoked_at = utcnow()
             session.add(g)
             session.flush()
-            return g
-    raise NotFound(f"{grantee!r} holds no active grant on cameo {cameo_id!r}")
+            return True
+    ever = session.exec(
+        select(CameoGrant).where(CameoGrant.cameo_id == view.cameo.id, CameoGrant.grantee == grantee)
+    ).first()
+    if ever is None:
+        raise NotFound(f"{grantee!r} never held a grant on cameo {cameo_id!r}")
+    return False
 
 
 def set_follows(session: Session, *, person: str, follows: list[str]) -> list[str]:

@@ -6,9 +6,13 @@ and a notice in Lumen's fields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update as sa_update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from governance.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -82,6 +86,92 @@ def take_down(
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One video to remove in a batch, with its own reason."""
+
+    video: Video
+    reason: str
+    work_id: str | None = None
+    cameo_id: str | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def take_down_many(
+    session: Session,
+    log: SignedLog,
+    removals: Sequence[Removal],
+    *,
+    actor: str,
+    trigger: str,
+    policy_digest: str | None = None,
+) -> list[Takedown]:
+    """Many takedowns in one transaction: one log entry and one row per video, written in bulk.
+
+    Retroactive enforcement can touch thousands of videos at once; appending their entries in one batch and
+    inserting rows in bulk keeps that fan-out to about a second (bench/revoke.py).
+    """
+    if not removals:
+        return []
+    now = utcnow()
+    plans = []
+    entries = []
+    for r in removals:
+        previous = r.video.status
+        new = VideoStatus.taken_down if previous == VideoStatus.published else VideoStatus.blocked
+        subject: dict[str, str | int] = {"video_id": r.video.id}
+        if r.work_id:
+            subject["work_id"] = r.work_id
+        if r.cameo_id:
+            subject["cameo_id"] = r.cameo_id
+        entries.append(
+            LogEntry(
+                type="takedown",
+                subject=subject,
+                content_sha256=r.video.sha256,
+                reason=r.reason,
+                evidence={
+                    "trigger": trigger,
+                    "previous_status": previous,
+                    "new_status": new,
+                    **(r.evidence or {}),
+                },
+                actor=actor,
+                policy_digest=policy_digest,
+            )
+        )
+        plans.append((r, previous, new))
+    indexes = log.append_many(session, entries)
+    rows = [
+        Takedown(
+            video_id=r.video.id,
+            actor=actor,
+            trigger=trigger,
+            reason=r.reason,
+            work_id=r.work_id,
+            cameo_id=r.cameo_id,
+            previous_status=previous,
+            new_status=new,
+            log_index=index,
+            created_at=now,
+        )
+        for (r, previous, new), index in zip(plans, indexes, strict=True)
+    ]
+    session.add_all(rows)
+    for status in (VideoStatus.taken_down, VideoStatus.blocked):
+        ids = [r.video.id for r, _, new in plans if new == status]
+        if ids:
+            session.execute(
+                sa_update(Video).where(col(Video.id).in_(ids)).values(status=status, updated_at=now)
+            )
+    # Mirror the bulk UPDATE into the loaded objects without marking them dirty (no second UPDATE each).
+    for r, _, new in plans:
+        set_committed_value(r.video, "status", new)
+        set_committed_value(r.video, "updated_at", now)
+    session.flush()
+    return rows
 
 
 def request_takedown(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from detectors.base import MediaError
+from detectors.copy import LowInformationReferenceError
 from governance import validation
 from governance.blobs import BlobStore
 from governance.detection import Detection
@@ -101,6 +102,8 @@ def index_references(detection: Detection, view: WorkView, references: list[Uplo
         return detection.register_work(view.work.id, [r.data for r in references])
     except MediaError as exc:
         raise InvalidInput(f"references: {exc}", code="bad_media") from exc
+    except LowInformationReferenceError as exc:
+        raise InvalidInput(f"references: {exc}", code="reference_too_plain") from exc
 
 
 def record(log: SignedLog, session: Session, view: WorkView, *, actor: Principal, event: str) -> int:

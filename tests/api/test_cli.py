@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.api.test_foundation import png
 
 pytestmark = pytest.mark.storage
 
@@ -40,9 +41,7 @@ def test_keys_and_works_round_trip(cli: CliRunner, tmp_path: Path) -> None:
     run(cli, "keys", "create", "--role", "person", "--name", "studio", code=2)
 
     img = tmp_path / "ref.png"
-    from PIL import Image
-
-    Image.new("RGB", (32, 32), (1, 2, 3)).save(img)
+    img.write_bytes(png())
     args = ["works", "add", "--as", "studio", "--title", "Film", "--alias", "Movie", "-r", str(img), "--json"]
     added = json.loads(run(cli, *args))
     assert added["title"] == "Film" and added["aliases"] == ["Movie"] and len(added["references"]) == 1

@@ -17,9 +17,12 @@ pytestmark = pytest.mark.storage
 Auth = dict[str, str]
 
 
-def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
+def png(seed: int = 1, size: tuple[int, int] = (256, 192)) -> bytes:
+    """A textured image (a plain one is refused as a reference: it would match anything)."""
+    from tests.detectors.media import picture
+
     buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format="PNG")
+    Image.fromarray(picture(seed, 256, 192)).resize(size, Image.Resampling.BICUBIC).save(buf, format="PNG")
     return buf.getvalue()
 
 

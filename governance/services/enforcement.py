@@ -1,0 +1,173 @@
+"""Retroactive enforcement: when permission is withdrawn, what it allowed is withdrawn too, at once.
+
+- A cameo's owner revokes a grant, narrows the visibility or adds a restriction: every draft, held or
+  published video in which that cameo was matched and which the new settings no longer permit is removed,
+  each with its own signed takedown record, in the owner's transaction. Running it again finds nothing to
+  do, so it appends nothing (idempotent).
+- A cameo is deleted: all its videos are removed, its templates are erased from the database, the index file
+  and memory, its enrollment media are erased, and a signed deletion receipt (no biometric data) is appended.
+- A rights holder registers a work: published videos are matched against it (published-content index) and
+  the policy's ``retroactive`` setting says what happens (take down, queue for review, or nothing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, delete, select
+
+from governance.log.canonical import LogEntry
+from governance.log.service import SignedLog
+from governance.models import (
+    Cameo,
+    CameoAppearance,
+    CameoMedia,
+    CameoTemplate,
+    Principal,
+    Video,
+    VideoStatus,
+)
+from governance.services import cameos as cameo_service
+from governance.services.takedowns import Removal, take_down_many
+from policy.permissions import CameoUseContext, decide_cameo_use
+
+LIVE = (VideoStatus.draft, VideoStatus.review, VideoStatus.published)
+
+
+@dataclass(frozen=True)
+class EnforcementResult:
+    examined: int
+    taken_down: int
+    log_indexes: list[int]
+
+
+def _live_appearances(
+    session: Session, cameo_id: str, min_score: float
+) -> list[tuple[CameoAppearance, Video]]:
+    rows = session.exec(
+        select(CameoAppearance, Video)
+        .join(Video, col(Video.id) == col(CameoAppearance.video_id))
+        .where(
+            CameoAppearance.cameo_id == cameo_id,
+            col(Video.status).in_([s.value for s in LIVE]),
+            col(CameoAppearance.score) >= min_score,
+        )
+    ).all()
+    return [(a, v) for a, v in rows]
+
+
+def enforce_cameo(
+    session: Session,
+    log: SignedLog,
+    *,
+    cameo: Cameo,
+    actor: Principal,
+    trigger: str,
+    min_score: float,
+) -> EnforcementResult:
+    """Remove every live video showing ``cameo`` that its current settings no longer permit."""
+    found = _live_appearances(session, cameo.id, min_score)
+    followers, following = cameo_service.follow_sets(session, cameo.owner_name)
+    grantees = frozenset(g.grantee for g in cameo_service.active_grants(session, cameo.id))
+    known: dict[str, bool] = {}
+    verdicts: dict[tuple[str, frozenset[str]], tuple[bool, str, str]] = {}
+    by_video: dict[str, tuple[Video, str, str]] = {}
+    for appearance, video in found:
+        if video.id in by_video:
+            continue
+        req = appearance.requester
+        if req not in known:
+            known[req] = req == cameo.owner_name or cameo_service.requester_is_known(session, req)
+        key = (req, frozenset(appearance.content_tags))
+        if key not in verdicts:
+            p = decide_cameo_use(
+                CameoUseContext(
+                    owner=cameo.owner_name,
+                    requester=req if known[req] else None,
+                    visibility=cameo.visibility,
+                    status=cameo.status,
+                    grantees=grantees,
+                    followers=followers,
+                    following=following,
+                    restrictions=frozenset(cameo.restrictions),
+                    content_tags=key[1],
+                )
+            )
+            verdicts[key] = (p.allowed, p.code, p.reason)
+        allowed, code, reason = verdicts[key]
+        if not allowed:
+            by_video[video.id] = (video, code, reason)
+    removals = [
+        Removal(
+            video=video,
+            reason=f"{trigger}: {reason}",
+            cameo_id=cameo.id,
+            evidence={"permission_code": code, "requester": video.requester},
+        )
+        for video, code, reason in by_video.values()
+    ]
+    rows = take_down_many(session, log, removals, actor=actor.name, trigger=trigger)
+    return EnforcementResult(
+        examined=len(found), taken_down=len(rows), log_indexes=[r.log_index for r in rows]
+    )
+
+
+def delete_cameo(
+    session: Session, log: SignedLog, *, cameo: Cameo, actor: Principal
+) -> tuple[EnforcementResult, int, list[str]]:
+    """Remove every live video of the cameo, erase its templates and media rows, append a receipt.
+
+    Returns the enforcement result, the receipt's log index, and the digests of the encrypted enrollment
+    media, which the caller erases from the blob store once the transaction has committed.
+    """
+    cameo.status = "deleted"
+    session.add(cameo)
+    session.flush()
+    result = enforce_cameo(session, log, cameo=cameo, actor=actor, trigger="cameo_deletion", min_score=0.0)
+    templates = session.exec(select(CameoTemplate).where(CameoTemplate.cameo_id == cameo.id)).all()
+    media = session.exec(select(CameoMedia).where(CameoMedia.cameo_id == cameo.id)).all()
+    by_model: dict[str, int] = defaultdict(int)
+    for t in templates:
+        by_model[t.model_id] += 1
+    session.exec(delete(CameoTemplate).where(col(CameoTemplate.cameo_id) == cameo.id))
+    digests = [m.sha256 for m in media]
+    session.exec(delete(CameoMedia).where(col(CameoMedia.cameo_id) == cameo.id))
+    receipt = log.append(
+        session,
+        LogEntry(
+            type="cameo_deletion",
+            subject={"cameo_id": cameo.id},
+            reason=f"{cameo.owner_name} deleted their cameo; its biometric data was erased",
+            evidence={
+                "templates_erased": len(templates),
+                "templates_by_model": dict(by_model),
+                "media_erased": len(digests),
+                "videos_taken_down": result.taken_down,
+                "stores": ["database", "index_file", "memory", "media"],
+            },
+            actor=actor.name,
+        ),
+    )
+    return result, receipt, digests
+
+
+def record_revocation(
+    session: Session, log: SignedLog, *, cameo: Cameo, actor: Principal, what: str, result: EnforcementResult
+) -> int:
+    """The signed record of the owner's change itself (each removed video has its own takedown entry)."""
+    return log.append(
+        session,
+        LogEntry(
+            type="cameo_revocation",
+            subject={"cameo_id": cameo.id},
+            reason=f"{cameo.owner_name}: {what}",
+            evidence={
+                "visibility": cameo.visibility,
+                "restrictions": list(cameo.restrictions),
+                "videos_examined": result.examined,
+                "videos_taken_down": result.taken_down,
+            },
+            actor=actor.name,
+        ),
+    )
