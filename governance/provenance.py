@@ -9,7 +9,8 @@ file can look the decision up.
 
 Signing is offline: no timestamp authority is contacted, and reading never fetches remote manifests or
 OCSP responses. The signing certificate must chain to a CA (C2PA refuses a lone self-signed certificate)
-and carry the digitalSignature key usage and the emailProtection (or documentSigning) extended key usage.
+and carry the digitalSignature key usage, the emailProtection (or documentSigning) extended key usage, and
+an authorityKeyIdentifier (without one, c2pa-python 0.38 refuses the chain as "the certificate is invalid").
 
 :func:`ensure_signing_identity` finds the identity in this order:
 
@@ -398,6 +399,13 @@ def _check_signing_certificate(cert: x509.Certificate, where: Path) -> None:
         raise ProvenanceError(
             f"the signing certificate in {where} is self-signed: C2PA needs one issued by a CA"
         )
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        # Measured: c2pa-python 0.38 refuses such a chain with only "the certificate is invalid".
+        raise ProvenanceError(
+            f"the signing certificate in {where} lacks the authorityKeyIdentifier extension C2PA requires"
+        ) from None
 
 
 # --- signing ----------------------------------------------------------------------------------------

@@ -140,8 +140,8 @@ def delete_cameo(
             subject={"cameo_id": cameo.id},
             reason=f"{cameo.owner_name} deleted their cameo; its biometric data was erased",
             evidence={
-                "templates_erased": len(templates),
-                "templates_by_model": dict(by_model),
+                "face_records_erased": len(templates),
+                "face_records_by_model": dict(by_model),
                 "media_erased": len(digests),
                 "videos_taken_down": result.taken_down,
                 "stores": ["database", "index_file", "memory", "media"],
