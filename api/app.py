@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import errors
-from api.routers import admin, cameos, checks, log, platform, works
+from api.routers import admin, cameos, checks, log, notices, platform, webhooks, works
+from governance.jobs import BackgroundJobs
 from governance.runtime import Runtime
 
 
@@ -27,7 +31,18 @@ class _BodyLimit(BaseHTTPMiddleware):
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or Runtime()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        background = BackgroundJobs(rt, rt.settings.jobs_interval_s)
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="rightsgate",
         version="0.1.0",
         description="Rights and identity governance for generative video. "
@@ -51,6 +66,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         checks.reviews_router,
         log.router,
         log.takedowns_router,
+        notices.router,
+        webhooks.router,
     ):
         app.include_router(r)
     return app

@@ -29,6 +29,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(works_app, name="works")
 app.add_typer(models_app, name="models")
 log_app = typer.Typer(help="The signed, verifiable log", no_args_is_help=True)
+jobs_app = typer.Typer(help="Timed work: reinstatements, webhook deliveries", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(log_app, name="log")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
@@ -348,3 +350,19 @@ def log_verify(
         raise typer.Exit(1) from None
     data = {"ok": True, "tree_size": result.tree_size, "checkpoints": result.checkpoints}
     _emit(data, as_json, f"OK tree_size={result.tree_size} checkpoints={result.checkpoints}")
+
+
+@jobs_app.command("run-due")
+def jobs_run_due(
+    now: Annotated[str | None, typer.Option(help="pretend it is this ISO 8601 time (UTC)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every timed job that has come due (counter-notice reinstatements, webhook retries)."""
+    from datetime import UTC, datetime
+
+    from governance import jobs
+
+    rt = _runtime()
+    at = datetime.fromisoformat(now).astimezone(UTC) if now else None
+    report = jobs.run_due(rt, now=at)
+    _emit(report, as_json, ", ".join(f"{k}: {v}" for k, v in report.items()))

@@ -314,3 +314,62 @@ class Review(SQLModel, table=True):
     log_index: int | None = None
     created_at: datetime = _ts()
     decided_at: datetime | None = _opt_ts()
+
+
+class Notice(SQLModel, table=True):
+    """A rights holder's takedown notice (the fields of a DMCA 512(c)(3) notice) and its dispute."""
+
+    __tablename__ = "notices"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    work_id: str = Field(foreign_key="works.id", index=True)
+    claimant_id: str = Field(foreign_key="principals.id", index=True)
+    location: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=4000)
+    good_faith: bool
+    accurate_and_authorized: bool
+    signature: str = Field(max_length=200)
+    contact: str = Field(default="", max_length=500)
+    status: str = Field(default="actioned", max_length=16, index=True)
+    takedown_id: str | None = Field(default=None, foreign_key="takedowns.id")
+    counter_statement: str | None = Field(default=None, max_length=4000)
+    counter_signature: str | None = Field(default=None, max_length=200)
+    counter_contact: str | None = Field(default=None, max_length=500)
+    countered_at: datetime | None = _opt_ts()
+    reinstate_after: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True, index=True)
+    legal_action_reference: str | None = Field(default=None, max_length=500)
+    legal_action_at: datetime | None = _opt_ts()
+    reinstated_at: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+
+
+class Webhook(SQLModel, table=True):
+    """An owner's endpoint for events about their cameos and works. The HMAC secret is stored encrypted."""
+
+    __tablename__ = "webhooks"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    owner_id: str = Field(foreign_key="principals.id", index=True)
+    url: str = Field(max_length=2000)
+    events: list[str] = _json(list)
+    secret_ciphertext: bytes = Field(sa_type=sa.LargeBinary)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: written in the transaction of the event, delivered (with retries) afterwards."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    webhook_id: str = Field(foreign_key="webhooks.id", index=True)
+    event: str = Field(max_length=32)
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _opt_ts()

@@ -26,6 +26,7 @@ an authorityKeyIdentifier (without one, c2pa-python 0.38 refuses the chain as "t
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -490,10 +491,13 @@ def sign_video(
             },
         ],
     }
+    context = _offline_context(None)
     try:
-        prior = c2pa.Reader.try_create("video/mp4", io.BytesIO(data))
+        prior = c2pa.Reader.try_create("video/mp4", io.BytesIO(data), None, context)
     except c2pa.C2paError:
         prior = None  # unreadable old credentials are not carried over; the new manifest replaces them
+    finally:
+        context.close()
     try:
         info = c2pa.C2paSignerInfo(
             _ALGS[identity.alg], identity.cert_chain_pem, identity.private_key_pem, None
@@ -527,13 +531,7 @@ def read_provenance(data: bytes, trust_anchor_pem: bytes | None = None) -> Prove
     """
     if data[4:8] != b"ftyp":
         raise UnsupportedMedia("not an MP4 (ISO BMFF) video")
-    settings: dict[str, Any] = json.loads(json.dumps(_READ_SETTINGS))
-    if trust_anchor_pem:
-        settings["trust"] = {"user_anchors": trust_anchor_pem.decode("ascii", "replace")}
-    try:
-        context = c2pa.Context.from_dict(settings)
-    except c2pa.C2paError as exc:
-        raise ProvenanceError(f"the trust anchor is not usable: {exc}") from exc
+    context = _offline_context(trust_anchor_pem)
     try:
         reader = c2pa.Reader.try_create("video/mp4", io.BytesIO(data), None, context)
         if reader is None:
@@ -567,6 +565,17 @@ def read_provenance(data: bytes, trust_anchor_pem: bytes | None = None) -> Prove
         signer={k: sig.get(k) for k in ("alg", "issuer", "common_name")} if sig else None,
         manifest_label=label,
     )
+
+
+def _offline_context(trust_anchor_pem: bytes | None) -> Any:
+    """A c2pa Context that validates against exactly these anchors and never touches the network."""
+    settings = copy.deepcopy(_READ_SETTINGS)
+    if trust_anchor_pem:
+        settings["trust"] = {"user_anchors": trust_anchor_pem.decode("ascii", "replace")}
+    try:
+        return c2pa.Context.from_dict(settings)
+    except c2pa.C2paError as exc:
+        raise ProvenanceError(f"the C2PA trust anchor is not usable: {exc}") from exc
 
 
 def _ai_action(manifest: Mapping[str, Any]) -> tuple[bool, dict[str, Any] | None]:

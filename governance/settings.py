@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_files_per_request: int = 20
     max_cameo_media: int = 10
 
+    # Timed jobs (reinstatements, webhook retries) run in the server every this many seconds; 0 = off.
+    jobs_interval_s: float = 5.0
+
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
         if self.env != "production":

@@ -37,6 +37,7 @@ from governance.models import (
 )
 from governance.runtime import Runtime
 from governance.services import cameos as cameo_service
+from governance.services import webhooks
 from policy.evaluator import evaluate
 from policy.schema import Policy, PolicyError
 from policy.types import CheckRequest, Decision, PolicyFinding
@@ -231,6 +232,7 @@ def run_check(
         s.add(check)
         s.flush()
         _remember(s, check, video, enriched, tags)
+        _notify_appearances(s, check, enriched)
         if decision.action in ("block", "review"):
             check.log_index = rt.log.append(s, _decision_entry(check, video, decision, platform, enriched))
         if decision.action == "review":
@@ -263,6 +265,29 @@ def _remember(s: Session, check: Check, video: Video, enriched: list[Enriched], 
                     check_id=check.id, video_id=video.id, work_id=pf.ref_id, score=float(f.score), t=f.t
                 )
             )
+
+
+def _notify_appearances(s: Session, check: Check, enriched: list[Enriched]) -> None:
+    seen: set[str] = set()
+    for e in enriched:
+        cid = e.policy.ref_id
+        if e.finding.kind != "cameo" or not cid or cid in seen:
+            continue
+        seen.add(cid)
+        webhooks.enqueue(
+            s,
+            webhooks.owners_of(s, cameo_ids={cid}, work_ids=set()),
+            "appearance",
+            {
+                "check_id": check.id,
+                "video_id": check.video_id,
+                "cameo_id": cid,
+                "requester": check.requester,
+                "decision": check.decision,
+                "permitted": e.policy.permitted,
+                "score": round(float(e.finding.score), 4),
+            },
+        )
 
 
 def _decision_entry(

@@ -85,6 +85,7 @@ def take_down(
     session.add(video)
     session.add(row)
     session.flush()
+    _notify(session, [row])
     return row
 
 
@@ -166,12 +167,39 @@ def take_down_many(
             session.execute(
                 sa_update(Video).where(col(Video.id).in_(ids)).values(status=status, updated_at=now)
             )
+    _notify(session, rows)
     # Mirror the bulk UPDATE into the loaded objects without marking them dirty (no second UPDATE each).
     for r, _, new in plans:
         set_committed_value(r.video, "status", new)
         set_committed_value(r.video, "updated_at", now)
     session.flush()
     return rows
+
+
+def _notify(session: Session, rows: Sequence[Takedown]) -> None:
+    """Queue a ``takedown`` webhook event for the owners of the cameos and works involved."""
+    from governance.services import webhooks  # a leaf service; imported here to keep the graph acyclic
+
+    for row in rows:
+        owners = webhooks.owners_of(
+            session,
+            cameo_ids={row.cameo_id} if row.cameo_id else set(),
+            work_ids={row.work_id} if row.work_id else set(),
+        )
+        webhooks.enqueue(
+            session,
+            owners,
+            "takedown",
+            {
+                "takedown_id": row.id,
+                "video_id": row.video_id,
+                "cameo_id": row.cameo_id,
+                "work_id": row.work_id,
+                "trigger": row.trigger,
+                "new_status": row.new_status,
+                "log_index": row.log_index,
+            },
+        )
 
 
 def request_takedown(

@@ -16,7 +16,7 @@ from governance.settings import Settings
 
 @pytest.fixture
 def runtime(tmp_path: Path, db_url: str) -> Iterator[Runtime]:
-    rt = Runtime(Settings(home=tmp_path / "home", database_url=db_url, env="test"))
+    rt = Runtime(Settings(home=tmp_path / "home", database_url=db_url, env="test", jobs_interval_s=0))
     rt.init()
     yield rt
     rt.close()

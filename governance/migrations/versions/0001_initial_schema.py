@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:07:58.986231
+Create Date: 2026-11-25 18:20:08.653135
 """
 
 from collections.abc import Sequence
@@ -159,6 +159,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_videos_status"), ["status"], unique=False)
 
     op.create_table(
+        "webhooks",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["principals.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhooks_owner_id"), ["owner_id"], unique=False)
+
+    op.create_table(
         "works",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -301,6 +319,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_takedowns_work_id"), ["work_id"], unique=False)
 
     op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("webhook_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"],
+            ["webhooks.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False)
+
+    op.create_table(
         "work_references",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("work_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -352,6 +395,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cameo_appearances_check_id"), ["check_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_cameo_appearances_requester"), ["requester"], unique=False)
         batch_op.create_index(batch_op.f("ix_cameo_appearances_video_id"), ["video_id"], unique=False)
+
+    op.create_table(
+        "notices",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("work_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("claimant_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("location", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+        sa.Column("good_faith", sa.Boolean(), nullable=False),
+        sa.Column("accurate_and_authorized", sa.Boolean(), nullable=False),
+        sa.Column("signature", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("contact", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("takedown_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("counter_statement", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True),
+        sa.Column("counter_signature", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("counter_contact", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("countered_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reinstate_after", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("legal_action_reference", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("legal_action_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reinstated_at", governance.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["claimant_id"],
+            ["principals.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["takedown_id"],
+            ["takedowns.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_id"],
+            ["works.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notices_claimant_id"), ["claimant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notices_reinstate_after"), ["reinstate_after"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notices_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notices_video_id"), ["video_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notices_work_id"), ["work_id"], unique=False)
 
     op.create_table(
         "reviews",
@@ -425,6 +516,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_reviews_check_id"))
 
     op.drop_table("reviews")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_work_id"))
+        batch_op.drop_index(batch_op.f("ix_notices_video_id"))
+        batch_op.drop_index(batch_op.f("ix_notices_status"))
+        batch_op.drop_index(batch_op.f("ix_notices_reinstate_after"))
+        batch_op.drop_index(batch_op.f("ix_notices_claimant_id"))
+
+    op.drop_table("notices")
     with op.batch_alter_table("cameo_appearances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cameo_appearances_video_id"))
         batch_op.drop_index(batch_op.f("ix_cameo_appearances_requester"))
@@ -437,6 +536,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_work_references_sha256"))
 
     op.drop_table("work_references")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_status"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("takedowns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_takedowns_work_id"))
         batch_op.drop_index(batch_op.f("ix_takedowns_video_id"))
@@ -468,6 +573,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_works_owner_id"))
 
     op.drop_table("works")
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhooks_owner_id"))
+
+    op.drop_table("webhooks")
     with op.batch_alter_table("videos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_videos_status"))
         batch_op.drop_index(batch_op.f("ix_videos_sha256"))
