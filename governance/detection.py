@@ -110,15 +110,21 @@ class Detection:
     def register_work(self, work_id: str, references: Sequence[bytes]) -> int:
         """Index a work's references (images, or sampled frames of videos); returns the vectors added."""
         policy = self.policy
-        images: list[RGBImage] = []
+        stills: list[RGBImage] = []
+        video_frames: list[RGBImage] = []
         for data in references:
             frames = sample_frames(data, self.limits(policy), fps=policy.frames.fps, scene_cuts=True)
-            images.extend(f.image for f in frames[:MAX_REFERENCE_FRAMES])
-        if not images:
-            return 0
+            if len(frames) == 1 and frames[0].reason == "still":
+                stills.append(frames[0].image)
+            else:
+                video_frames.extend(f.image for f in frames[:MAX_REFERENCE_FRAMES])
         with self._lock:
             detector = self.copy_detector(policy)
-            added = detector.register(work_id, images)
+            # A plain still is refused (it would match every title card); a video's plain frames (fades,
+            # title cards) are skipped, the rest indexed.
+            added = detector.register(work_id, stills) if stills else 0
+            if video_frames:
+                added += detector.register(work_id, video_frames, skip_generic=True)
             self._indexes.save_all()
         return added
 

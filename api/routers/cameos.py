@@ -14,7 +14,7 @@ from governance.errors import NotFound
 from governance.models import Principal, Role
 from governance.runtime import Runtime
 from governance.services import appearances, cameos, enforcement
-from governance.services.takedowns import Removal, take_down_many
+from governance.services.takedowns import Removal, VideoRef, take_down_many
 
 router = APIRouter(prefix="/v1/cameos", tags=["people"])
 Person = Annotated[Principal, Depends(require(Role.person))]
@@ -182,7 +182,11 @@ def owner_takedown(
     (row,) = take_down_many(
         session,
         rt.log,
-        [Removal(video=video, reason=f"owner's request: {body.reason[:1900]}", cameo_id=cameo.id)],
+        [
+            Removal(
+                video=VideoRef.of(video), reason=f"owner's request: {body.reason[:1900]}", cameo_id=cameo.id
+            )
+        ],
         actor=caller.name,
         trigger="owner_request",
     )

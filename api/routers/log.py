@@ -16,6 +16,7 @@ from governance.log.merkle import LogRangeError
 from governance.log.service import Checkpoint, SignedLog
 from governance.models import Principal, Role, Takedown
 from governance.services import takedowns
+from governance.services.takedowns import TakedownRecord
 
 router = APIRouter(prefix="/v1/log", tags=["signed log"])
 takedowns_router = APIRouter(prefix="/v1/takedowns", tags=["takedowns"])
@@ -148,7 +149,9 @@ class TakedownIn(Strict):
     work_id: str | None = None
 
 
-def takedown_out(session: Session, log: SignedLog, row: Takedown, *, with_proof: bool) -> dict[str, Any]:
+def takedown_out(
+    session: Session, log: SignedLog, row: Takedown | TakedownRecord, *, with_proof: bool
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "video_id": row.video_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from governance.log.canonical import LogEntry
@@ -29,7 +30,7 @@ from governance.models import (
     VideoStatus,
 )
 from governance.services import cameos as cameo_service
-from governance.services.takedowns import Removal, take_down_many
+from governance.services.takedowns import Removal, VideoRef, take_down_many
 from policy.permissions import CameoUseContext, decide_cameo_use
 
 LIVE = (VideoStatus.draft, VideoStatus.review, VideoStatus.published)
@@ -44,17 +45,39 @@ class EnforcementResult:
 
 def _live_appearances(
     session: Session, cameo_id: str, min_score: float
-) -> list[tuple[CameoAppearance, Video]]:
-    rows = session.exec(
-        select(CameoAppearance, Video)
+) -> list[tuple[VideoRef, str, frozenset[str]]]:
+    """(video, requester, content tags) of every live video showing the cameo, as plain columns."""
+    rows = session.execute(
+        sa.select(
+            col(Video.id),
+            col(Video.sha256),
+            col(Video.status),
+            col(CameoAppearance.requester),
+            col(CameoAppearance.content_tags),
+        )
+        .select_from(CameoAppearance)
         .join(Video, col(Video.id) == col(CameoAppearance.video_id))
         .where(
-            CameoAppearance.cameo_id == cameo_id,
+            col(CameoAppearance.cameo_id) == cameo_id,
             col(Video.status).in_([s.value for s in LIVE]),
             col(CameoAppearance.score) >= min_score,
         )
     ).all()
-    return [(a, v) for a, v in rows]
+    return [(VideoRef(vid, sha, status), req, frozenset(tags or [])) for vid, sha, status, req, tags in rows]
+
+
+def _known_people(session: Session, names: set[str]) -> set[str]:
+    known: set[str] = set()
+    ordered = sorted(names)
+    for i in range(0, len(ordered), 1000):
+        known |= set(
+            session.exec(
+                select(Principal.name).where(
+                    col(Principal.name).in_(ordered[i : i + 1000]), Principal.role == "person"
+                )
+            ).all()
+        )
+    return known
 
 
 def enforce_cameo(
@@ -70,44 +93,37 @@ def enforce_cameo(
     found = _live_appearances(session, cameo.id, min_score)
     followers, following = cameo_service.follow_sets(session, cameo.owner_name)
     grantees = frozenset(g.grantee for g in cameo_service.active_grants(session, cameo.id))
-    known: dict[str, bool] = {}
+    known = _known_people(session, {req for _, req, _ in found}) | {cameo.owner_name}
     verdicts: dict[tuple[str, frozenset[str]], tuple[bool, str, str]] = {}
-    by_video: dict[str, tuple[Video, str, str]] = {}
-    for appearance, video in found:
-        if video.id in by_video:
+    removals: dict[str, Removal] = {}
+    for video, req, tags in found:
+        if video.id in removals:
             continue
-        req = appearance.requester
-        if req not in known:
-            known[req] = req == cameo.owner_name or cameo_service.requester_is_known(session, req)
-        key = (req, frozenset(appearance.content_tags))
+        key = (req, tags)
         if key not in verdicts:
             p = decide_cameo_use(
                 CameoUseContext(
                     owner=cameo.owner_name,
-                    requester=req if known[req] else None,
+                    requester=req if req in known else None,
                     visibility=cameo.visibility,
                     status=cameo.status,
                     grantees=grantees,
                     followers=followers,
                     following=following,
                     restrictions=frozenset(cameo.restrictions),
-                    content_tags=key[1],
+                    content_tags=tags,
                 )
             )
             verdicts[key] = (p.allowed, p.code, p.reason)
         allowed, code, reason = verdicts[key]
         if not allowed:
-            by_video[video.id] = (video, code, reason)
-    removals = [
-        Removal(
-            video=video,
-            reason=f"{trigger}: {reason}",
-            cameo_id=cameo.id,
-            evidence={"permission_code": code, "requester": video.requester},
-        )
-        for video, code, reason in by_video.values()
-    ]
-    rows = take_down_many(session, log, removals, actor=actor.name, trigger=trigger)
+            removals[video.id] = Removal(
+                video=video,
+                reason=f"{trigger}: {reason}",
+                cameo_id=cameo.id,
+                evidence={"permission_code": code, "requester": req},
+            )
+    rows = take_down_many(session, log, list(removals.values()), actor=actor.name, trigger=trigger)
     return EnforcementResult(
         examined=len(found), taken_down=len(rows), log_indexes=[r.log_index for r in rows]
     )

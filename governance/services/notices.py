@@ -17,7 +17,7 @@ from governance.errors import Conflict, Forbidden, InvalidInput, NotFound
 from governance.log.canonical import LogEntry
 from governance.log.service import SignedLog
 from governance.models import Notice, Principal, Role, Takedown, Video, VideoStatus, Work, utcnow
-from governance.services.takedowns import Removal, take_down_many, takedowns_of_video
+from governance.services.takedowns import Removal, VideoRef, take_down_many, takedowns_of_video
 
 
 def _text(value: str, field: str, limit: int, *, required: bool = True) -> str:
@@ -91,7 +91,7 @@ def file_notice(
     (row,) = take_down_many(
         session,
         log,
-        [Removal(video=video, reason=f"notice {notice.id}: {work.title}", work_id=work.id)],
+        [Removal(video=VideoRef.of(video), reason=f"notice {notice.id}: {work.title}", work_id=work.id)],
         actor=claimant.name,
         trigger="notice",
     )

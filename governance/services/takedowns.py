@@ -6,13 +6,14 @@ and a notice in Lumen's fields.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from governance.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -27,73 +28,47 @@ from governance.models import (
     VideoStatus,
     Work,
     WorkMatch,
+    new_id,
     utcnow,
 )
 
 
-def take_down(
-    session: Session,
-    log: SignedLog,
-    *,
-    video: Video,
-    actor: str,
-    trigger: str,
-    reason: str,
-    work_id: str | None = None,
-    cameo_id: str | None = None,
-    policy_digest: str | None = None,
-    evidence: dict[str, Any] | None = None,
-) -> Takedown:
-    """Remove ``video`` (published: ``taken_down``; not yet published: ``blocked``) and append the record.
+@dataclass(frozen=True)
+class TakedownRecord:
+    """A takedown as written by ``take_down_many`` (the ``takedowns`` row, without the ORM)."""
 
-    The row and the log entry are written in the caller's transaction: neither exists without the other.
-    """
-    previous = video.status
-    new = VideoStatus.taken_down if previous == VideoStatus.published else VideoStatus.blocked
-    if trigger == "manual":
-        new = VideoStatus.taken_down
-    subject: dict[str, str | int] = {"video_id": video.id}
-    if work_id:
-        subject["work_id"] = work_id
-    if cameo_id:
-        subject["cameo_id"] = cameo_id
-    index = log.append(
-        session,
-        LogEntry(
-            type="takedown",
-            subject=subject,
-            content_sha256=video.sha256,
-            reason=reason,
-            evidence={"trigger": trigger, "previous_status": previous, "new_status": new, **(evidence or {})},
-            actor=actor,
-            policy_digest=policy_digest,
-        ),
-    )
-    row = Takedown(
-        video_id=video.id,
-        actor=actor,
-        trigger=trigger,
-        reason=reason,
-        work_id=work_id,
-        cameo_id=cameo_id,
-        previous_status=previous,
-        new_status=new,
-        log_index=index,
-    )
-    video.status = new
-    video.updated_at = utcnow()
-    session.add(video)
-    session.add(row)
-    session.flush()
-    _notify(session, [row])
-    return row
+    id: str
+    video_id: str
+    actor: str
+    trigger: str
+    reason: str
+    work_id: str | None
+    cameo_id: str | None
+    previous_status: str
+    new_status: str
+    log_index: int
+    created_at: datetime
+    reinstated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """What a takedown needs of a video; enforcement reads these as plain columns, not ORM objects."""
+
+    id: str
+    sha256: str
+    status: str
+
+    @classmethod
+    def of(cls, video: Video) -> VideoRef:
+        return cls(id=video.id, sha256=video.sha256, status=video.status)
 
 
 @dataclass(frozen=True)
 class Removal:
     """One video to remove in a batch, with its own reason."""
 
-    video: Video
+    video: VideoRef
     reason: str
     work_id: str | None = None
     cameo_id: str | None = None
@@ -108,11 +83,12 @@ def take_down_many(
     actor: str,
     trigger: str,
     policy_digest: str | None = None,
-) -> list[Takedown]:
+    status: str | None = None,
+) -> list[TakedownRecord]:
     """Many takedowns in one transaction: one log entry and one row per video, written in bulk.
 
     Retroactive enforcement can touch thousands of videos at once; appending their entries in one batch and
-    inserting rows in bulk keeps that fan-out to about a second (bench/revoke.py).
+    inserting rows and status changes with bulk statements keeps that fan-out fast (bench/revoke.py).
     """
     if not removals:
         return []
@@ -121,7 +97,8 @@ def take_down_many(
     entries = []
     for r in removals:
         previous = r.video.status
-        new = VideoStatus.taken_down if previous == VideoStatus.published else VideoStatus.blocked
+        # Published videos are taken down; drafts and held ones are blocked, unless the caller says.
+        new = status or (VideoStatus.taken_down if previous == VideoStatus.published else VideoStatus.blocked)
         subject: dict[str, str | int] = {"video_id": r.video.id}
         if r.work_id:
             subject["work_id"] = r.work_id
@@ -145,8 +122,10 @@ def take_down_many(
         )
         plans.append((r, previous, new))
     indexes = log.append_many(session, entries)
+    # Plain rows, not ORM objects: building ten thousand SQLModel instances costs more than the inserts.
     rows = [
-        Takedown(
+        TakedownRecord(
+            id=new_id(),
             video_id=r.video.id,
             actor=actor,
             trigger=trigger,
@@ -160,51 +139,59 @@ def take_down_many(
         )
         for (r, previous, new), index in zip(plans, indexes, strict=True)
     ]
-    session.add_all(rows)
-    for status in (VideoStatus.taken_down, VideoStatus.blocked):
-        ids = [r.video.id for r, _, new in plans if new == status]
-        if ids:
+    table = Takedown.__table__  # type: ignore[attr-defined]
+    session.execute(sa_insert(table), [dataclasses.asdict(row) | {"reinstated_at": None} for row in rows])
+    for target in (VideoStatus.taken_down, VideoStatus.blocked):
+        ids = [r.video.id for r, _, new in plans if new == target]
+        for chunk in range(0, len(ids), 1000):
+            # ORM-enabled UPDATE: objects already loaded in the session see the new status too.
             session.execute(
-                sa_update(Video).where(col(Video.id).in_(ids)).values(status=status, updated_at=now)
+                sa_update(Video)
+                .where(col(Video.id).in_(ids[chunk : chunk + 1000]))
+                .values(status=target, updated_at=now)
+                .execution_options(synchronize_session="evaluate")
             )
     _notify(session, rows)
-    # Mirror the bulk UPDATE into the loaded objects without marking them dirty (no second UPDATE each).
-    for r, _, new in plans:
-        set_committed_value(r.video, "status", new)
-        set_committed_value(r.video, "updated_at", now)
-    session.flush()
     return rows
 
 
-def _notify(session: Session, rows: Sequence[Takedown]) -> None:
+def _notify(session: Session, rows: Sequence[TakedownRecord]) -> None:
     """Queue a ``takedown`` webhook event for the owners of the cameos and works involved."""
     from governance.services import webhooks  # a leaf service; imported here to keep the graph acyclic
 
+    owners_by_ref: dict[tuple[str | None, str | None], set[str]] = {}
     for row in rows:
-        owners = webhooks.owners_of(
-            session,
-            cameo_ids={row.cameo_id} if row.cameo_id else set(),
-            work_ids={row.work_id} if row.work_id else set(),
-        )
-        webhooks.enqueue(
-            session,
-            owners,
-            "takedown",
-            {
-                "takedown_id": row.id,
-                "video_id": row.video_id,
-                "cameo_id": row.cameo_id,
-                "work_id": row.work_id,
-                "trigger": row.trigger,
-                "new_status": row.new_status,
-                "log_index": row.log_index,
-            },
-        )
+        key = (row.cameo_id, row.work_id)
+        if key not in owners_by_ref:
+            owners_by_ref[key] = webhooks.owners_of(
+                session,
+                cameo_ids={row.cameo_id} if row.cameo_id else set(),
+                work_ids={row.work_id} if row.work_id else set(),
+            )
+    webhooks.enqueue_many(
+        session,
+        [
+            (
+                owners_by_ref[(row.cameo_id, row.work_id)],
+                "takedown",
+                {
+                    "takedown_id": row.id,
+                    "video_id": row.video_id,
+                    "cameo_id": row.cameo_id,
+                    "work_id": row.work_id,
+                    "trigger": row.trigger,
+                    "new_status": row.new_status,
+                    "log_index": row.log_index,
+                },
+            )
+            for row in rows
+        ],
+    )
 
 
 def request_takedown(
     session: Session, log: SignedLog, *, actor: Principal, video_id: str, reason: str, work_id: str | None
-) -> Takedown:
+) -> TakedownRecord:
     """A rights holder removes a video that was matched to one of its works; an admin removes any video."""
     reason = reason.strip()
     if not reason or len(reason) > 2000:
@@ -234,9 +221,15 @@ def request_takedown(
         raise NotFound(f"no work {work_id!r}")
     if video.status == VideoStatus.taken_down:
         raise Conflict(f"video {video_id} is already taken down", code="already_taken_down")
-    return take_down(
-        session, log, video=video, actor=actor.name, trigger="manual", reason=reason, work_id=work_id
+    (row,) = take_down_many(
+        session,
+        log,
+        [Removal(video=VideoRef.of(video), reason=reason, work_id=work_id)],
+        actor=actor.name,
+        trigger="manual",
+        status=VideoStatus.taken_down,
     )
+    return row
 
 
 def get_takedown(session: Session, *, actor: Principal, takedown_id: str) -> Takedown:

@@ -78,6 +78,27 @@ def enqueue(session: Session, owner_ids: set[str], event: str, payload: dict[str
     return n
 
 
+def enqueue_many(session: Session, events: list[tuple[set[str], str, dict[str, Any]]]) -> int:
+    """``enqueue`` for many events with one webhook lookup (retroactive fan-outs queue thousands)."""
+    owners = sorted({o for ids, _, _ in events for o in ids})
+    if not owners:
+        return 0
+    hooks = session.exec(select(Webhook).where(col(Webhook.owner_id).in_(owners), col(Webhook.active))).all()
+    if not hooks:
+        return 0
+    by_owner: dict[str, list[Webhook]] = {}
+    for h in hooks:
+        by_owner.setdefault(h.owner_id, []).append(h)
+    n = 0
+    for ids, event, payload in events:
+        for owner in ids:
+            for h in by_owner.get(owner, []):
+                if event in h.events:
+                    session.add(WebhookDelivery(webhook_id=h.id, event=event, payload=payload))
+                    n += 1
+    return n
+
+
 def owners_of(session: Session, *, cameo_ids: set[str], work_ids: set[str]) -> set[str]:
     owners: set[str] = set()
     if cameo_ids:
