@@ -149,8 +149,7 @@ def works_add(
                 references=uploads,
                 max_bytes=rt.settings.max_upload_bytes,
             )
-            works.index_references(rt.detection, view, uploads)
-            works.record(rt.log, s, view, actor=owner, event="registered")
+            works.register_and_enforce(s, rt.detection, rt.log, view, uploads, actor=owner)
     except RightsgateError as exc:
         _fail(exc)
         return

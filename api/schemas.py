@@ -33,6 +33,12 @@ class ReferenceOut(BaseModel):
     filename: str
 
 
+class RetroactiveOut(BaseModel):
+    matched: int
+    taken_down: int
+    queued_for_review: int
+
+
 class WorkOut(BaseModel):
     id: str
     title: str
@@ -44,6 +50,7 @@ class WorkOut(BaseModel):
     status: str
     created_at: datetime
     withdrawn_at: datetime | None
+    retroactive: RetroactiveOut | None = None
 
     @classmethod
     def of(cls, view: WorkView) -> WorkOut:

@@ -578,8 +578,12 @@ class CopyDetector(Detector):
         *,
         allow_generic: bool = False,
         skip_generic: bool = False,
+        keep: list[Vectors] | None = None,
     ) -> int:
         """Index ``images`` of one work (8 flips/rotations each) in every index; returns vectors added.
+
+        ``keep``, when given, receives the main model's vectors of every view indexed (so the caller can
+        also search already published content for the new work without embedding it twice).
 
         An image too plain to match safely (see ``genericness``) raises ``LowInformationReferenceError``
         and nothing is added; with ``skip_generic`` plain images are left out instead (frames of a reference
@@ -606,6 +610,8 @@ class CopyDetector(Detector):
             vectors = embedder.embed(views)
             index.add([ref_id] * len(vectors), vectors)
             added += len(vectors)
+            if keep is not None and embedder is self.embedder:
+                keep.append(vectors)
         return added
 
     def unregister(self, ref_ids: Sequence[str]) -> int:
@@ -619,10 +625,15 @@ class CopyDetector(Detector):
         index: VectorIndex,
         thresholds: CopyThresholds,
         jobs: list[tuple[Frame, ViewName, RGBImage, tuple[int, int, int, int]]],
+        keep: list[Vectors] | None = None,
     ) -> list[ViewMatch]:
         if not jobs:
             return []
         vectors = embedder.embed([img for _, _, img, _ in jobs])
+        if keep is not None:
+            keep.append(vectors)
+        if len(index) == 0:
+            return []
         results = index.search(vectors, self.top_k)
         plain = genericness(embedder, vectors) if any(results) else np.zeros(len(jobs), np.float32)
         matches: list[ViewMatch] = []
@@ -650,9 +661,15 @@ class CopyDetector(Detector):
                 )
         return matches
 
-    def match_frames(self, frames: Sequence[Frame]) -> list[ViewMatch]:
-        """Every (frame, view, reference) match at or above the review threshold of its model."""
-        if len(self.index) == 0 and len(self.view_index) == 0:
+    def match_frames(
+        self, frames: Sequence[Frame], full_vectors: list[Vectors] | None = None
+    ) -> list[ViewMatch]:
+        """Every (frame, view, reference) match at or above the review threshold of its model.
+
+        ``full_vectors``, when given, receives the main model's whole-frame vectors, one row per frame (the
+        check keeps them in the published-content index, so a later opt-out can find this video).
+        """
+        if len(self.index) == 0 and len(self.view_index) == 0 and full_vectors is None:
             return []
         full_jobs = []
         extra_jobs: list[tuple[Frame, ViewName, RGBImage, tuple[int, int, int, int]]] = []
@@ -664,20 +681,22 @@ class CopyDetector(Detector):
             extra_jobs.extend(
                 (frame, n, v, b) for n, v, b in zip(names[1:], views[1:], boxes[1:], strict=True)
             )
-        matches = self._search(self.embedder, self.index, self.thresholds, full_jobs)
+        matches = self._search(self.embedder, self.index, self.thresholds, full_jobs, keep=full_vectors)
+        if len(self.index) == 0 and len(self.view_index) == 0:
+            return matches
         if self.views == "unless_matched":
             done = {m.frame_index for m in matches if m.level == "block"}
             extra_jobs = [j for j in extra_jobs if j[0].index not in done]
         matches += self._search(self.view_embedder, self.view_index, self.view_thresholds, extra_jobs)
         return matches
 
-    def detect(self, frames: Sequence[Frame]) -> list[Finding]:
+    def detect(self, frames: Sequence[Frame], full_vectors: list[Vectors] | None = None) -> list[Finding]:
         """One finding per matched reference: its best frame and view, with every matching time as evidence.
 
         ``evidence["level"]`` is ``"block"`` or ``"review"`` by the thresholds of the model that scored it
         (a plain view, see ``genericness``, is at most ``"review"``).
         """
-        matches = self.match_frames(frames)
+        matches = self.match_frames(frames, full_vectors)
         by_ref: dict[str, list[ViewMatch]] = {}
         for m in matches:
             by_ref.setdefault(m.ref_id, []).append(m)

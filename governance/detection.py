@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+import numpy as np
+from sqlmodel import Session, select
 
 from detectors.base import DetectorError, Finding, Frame, MediaError, RGBImage
 from detectors.copy import CopyDetector, CopyThresholds, ImageEmbedder, SSCDEmbedder
@@ -24,6 +25,7 @@ from detectors.frames import FrameLimits, sample_frames
 from detectors.index import IndexSet, VectorIndex
 from detectors.prompt import PromptScreener, WorkNames
 from governance.likeness import LikenessIndex
+from governance.models import ContentVector
 from policy.schema import Policy, load_policy
 from policy.types import DetectorFailure
 
@@ -44,6 +46,8 @@ class Analysis:
     timings_ms: dict[str, float] = field(default_factory=dict)
     detectors: list[dict[str, str]] = field(default_factory=list)
     unmatched_faces: int = 0
+    content_model: str | None = None
+    content_vectors: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False)
 
 
 class Detection:
@@ -55,6 +59,7 @@ class Detection:
         self._policy: tuple[float, Policy] | None = None
         self._embedders: dict[str, ImageEmbedder] = {}
         self._indexes = IndexSet(index_dir / "works")
+        self._content: VectorIndex | None = None
 
     # --- the policy ---------------------------------------------------------------------------------------
 
@@ -107,8 +112,12 @@ class Detection:
             views="unless_matched",
         )
 
-    def register_work(self, work_id: str, references: Sequence[bytes]) -> int:
-        """Index a work's references (images, or sampled frames of videos); returns the vectors added."""
+    def register_work(
+        self, work_id: str, references: Sequence[bytes], keep: list[np.ndarray] | None = None
+    ) -> int:
+        """Index a work's references (images, or sampled frames of videos); returns the vectors added.
+
+        ``keep`` receives the main model's reference vectors (for matching already published content)."""
         policy = self.policy
         stills: list[RGBImage] = []
         video_frames: list[RGBImage] = []
@@ -122,11 +131,37 @@ class Detection:
             detector = self.copy_detector(policy)
             # A plain still is refused (it would match every title card); a video's plain frames (fades,
             # title cards) are skipped, the rest indexed.
-            added = detector.register(work_id, stills) if stills else 0
+            added = detector.register(work_id, stills, keep=keep) if stills else 0
             if video_frames:
-                added += detector.register(work_id, video_frames, skip_generic=True)
+                added += detector.register(work_id, video_frames, skip_generic=True, keep=keep)
             self._indexes.save_all()
         return added
+
+    # --- the published-content index ------------------------------------------------------------------
+
+    def content_index(self, session: Session) -> VectorIndex:
+        """Frame vectors of every checked video (main copy model), built from the database on first use."""
+        main = self._embedder(self.policy.copyright.model)
+        with self._lock:
+            if self._content is None or self._content.model_id != main.model_id:
+                index = VectorIndex(main.dim, main.model_id)
+                rows = session.exec(
+                    select(ContentVector.video_id, ContentVector.vector).where(
+                        ContentVector.model_id == main.model_id
+                    )
+                ).all()
+                if rows:
+                    index.add(
+                        [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+                    )
+                self._content = index
+            return self._content
+
+    def remember_content(self, video_id: str, model_id: str, vectors: Sequence[np.ndarray]) -> None:
+        """Add a just-committed video's frame vectors to the in-memory index (if it is built)."""
+        with self._lock:
+            if self._content is not None and self._content.model_id == model_id and len(vectors):
+                self._content.add([video_id] * len(vectors), np.stack(list(vectors)))
 
     def unregister_work(self, work_id: str) -> int:
         with self._lock:
@@ -149,8 +184,12 @@ class Detection:
         t0 = time.perf_counter()
         try:
             copy = self.copy_detector(policy)
-            out.findings += copy.detect(frames)
+            full: list[np.ndarray] = []
+            out.findings += copy.detect(frames, full_vectors=full)
             out.detectors.append(_info(copy))
+            if full:
+                out.content_model = copy.embedder.model_id
+                out.content_vectors = list(zip([f.t for f in frames], np.concatenate(full), strict=True))
         except MediaError:
             raise
         except Exception as exc:  # fail closed: any error is a failure the policy turns into block/review

@@ -373,3 +373,19 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     created_at: datetime = _ts()
     delivered_at: datetime | None = _opt_ts()
+
+
+class ContentVector(SQLModel, table=True):
+    """One sampled frame's copy-detection embedding of a checked video (content, not biometric data).
+
+    The published-content index is built from these, so a work registered later can find the videos that
+    already contain it without decoding them again.
+    """
+
+    __tablename__ = "content_vectors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    video_id: str = Field(foreign_key="videos.id", index=True)
+    model_id: str = Field(max_length=80, index=True)
+    t: float
+    vector: bytes = Field(sa_type=sa.LargeBinary)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep, SessionDep, read_uploads, require
-from api.schemas import WorkOut
+from api.schemas import RetroactiveOut, WorkOut
 from governance.models import Principal, Role
 from governance.services import appearances, works
 
@@ -41,9 +41,14 @@ async def register_work(
         references=uploads,
         max_bytes=rt.settings.max_upload_bytes,
     )
-    await run_in_threadpool(works.index_references, rt.detection, view, uploads)
-    works.record(rt.log, session, view, actor=caller, event="registered")
-    return WorkOut.of(view)
+    result = await run_in_threadpool(
+        lambda: works.register_and_enforce(session, rt.detection, rt.log, view, uploads, actor=caller)
+    )
+    out = WorkOut.of(view)
+    out.retroactive = RetroactiveOut(
+        matched=result.matched, taken_down=result.taken_down, queued_for_review=result.queued_for_review
+    )
+    return out
 
 
 @router.get("", response_model=list[WorkOut])

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from detectors.base import Finding, MediaError
@@ -26,6 +27,7 @@ from governance.models import (
     CameoAppearance,
     CameoStatus,
     Check,
+    ContentVector,
     Principal,
     Review,
     Role,
@@ -232,12 +234,26 @@ def run_check(
         s.add(check)
         s.flush()
         _remember(s, check, video, enriched, tags)
+        if analysis.content_model:
+            s.add_all(
+                ContentVector(
+                    video_id=video.id,
+                    model_id=analysis.content_model,
+                    t=t,
+                    vector=np.asarray(v, dtype=np.float32).tobytes(),
+                )
+                for t, v in analysis.content_vectors
+            )
         _notify_appearances(s, check, enriched)
         if decision.action in ("block", "review"):
             check.log_index = rt.log.append(s, _decision_entry(check, video, decision, platform, enriched))
         if decision.action == "review":
             s.add(Review(check_id=check.id, video_id=video.id))
         s.add(check)
+    if analysis.content_model:
+        rt.detection.remember_content(
+            video.id, analysis.content_model, [v for _, v in analysis.content_vectors]
+        )
     return check
 
 

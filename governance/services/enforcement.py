@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
+from detectors.index import VectorIndex
 from governance.log.canonical import LogEntry
 from governance.log.service import SignedLog
 from governance.models import (
@@ -25,13 +27,20 @@ from governance.models import (
     CameoAppearance,
     CameoMedia,
     CameoTemplate,
+    Check,
     Principal,
+    Review,
     Video,
     VideoStatus,
+    Work,
+    WorkMatch,
 )
 from governance.services import cameos as cameo_service
 from governance.services.takedowns import Removal, VideoRef, take_down_many
+from policy.evaluator import evaluate
 from policy.permissions import CameoUseContext, decide_cameo_use
+from policy.schema import Policy
+from policy.types import CheckRequest, PolicyFinding
 
 LIVE = (VideoStatus.draft, VideoStatus.review, VideoStatus.published)
 
@@ -187,3 +196,95 @@ def record_revocation(
             actor=actor.name,
         ),
     )
+
+
+@dataclass(frozen=True)
+class NewWorkResult:
+    matched: int
+    taken_down: int
+    queued_for_review: int
+
+
+def enforce_new_work(
+    session: Session,
+    log: SignedLog,
+    *,
+    work: Work,
+    vectors: np.ndarray,
+    content: VectorIndex,
+    policy: Policy,
+    actor: Principal,
+) -> NewWorkResult:
+    """Match a newly registered work against every live checked video; act as ``policy.retroactive`` says.
+
+    Each matched video is judged by the same rules as at check time (its requester, territory and tags, the
+    work's mode and territories); a block becomes a takedown or a review item, a near miss a review item
+    (unless the policy says ``none``), and every match is recorded for the rights holder to see.
+    """
+    if len(content) == 0 or len(vectors) == 0:
+        return NewWorkResult(0, 0, 0)
+    best: dict[str, float] = {}
+    for hits in content.search(vectors, k=min(len(content), 200)):
+        for video_id, score in hits:
+            if score >= policy.copyright.review_threshold and score > best.get(video_id, -1.0):
+                best[video_id] = float(score)
+    if not best:
+        return NewWorkResult(0, 0, 0)
+    videos = session.exec(
+        select(Video).where(col(Video.id).in_(sorted(best)), col(Video.status).in_([s.value for s in LIVE]))
+    ).all()
+    removals: list[Removal] = []
+    reviews = 0
+    for video in videos:
+        score = best[video.id]
+        check = session.exec(
+            select(Check).where(Check.video_id == video.id).order_by(col(Check.created_at).desc())
+        ).first()
+        session.add(
+            WorkMatch(
+                check_id=check.id if check else None,
+                video_id=video.id,
+                work_id=work.id,
+                score=score,
+                source="registration",
+            )
+        )
+        request = CheckRequest(
+            requester=video.requester,
+            requester_known=True,
+            territory=check.territory if check else None,
+            content_tags=frozenset(check.content_tags if check else []),
+        )
+        finding = PolicyFinding(
+            kind="copyright",
+            score=score,
+            ref_id=work.id,
+            work_mode=work.mode,
+            work_territories=tuple(work.territories),
+            ref_name=work.title,
+        )
+        decision = evaluate(policy, request, [finding])
+        if decision.action == "allow" or policy.retroactive == "none":
+            continue
+        if decision.action == "block" and policy.retroactive == "takedown":
+            removals.append(
+                Removal(
+                    video=VideoRef.of(video),
+                    reason=f"new opt-out {work.title!r}: " + "; ".join(decision.reasons)[:1500],
+                    work_id=work.id,
+                    evidence={"score": round(score, 4), "rule_ids": list(decision.rule_ids)},
+                )
+            )
+        elif (
+            check is not None
+            and session.exec(select(Review).where(Review.check_id == check.id)).first() is None
+        ):
+            session.add(Review(check_id=check.id, video_id=video.id))
+            video.status = VideoStatus.review
+            session.add(video)
+            reviews += 1
+    rows = take_down_many(
+        session, log, removals, actor=actor.name, trigger="new_opt_out", policy_digest=policy.digest
+    )
+    session.flush()
+    return NewWorkResult(matched=len(videos), taken_down=len(rows), queued_for_review=reviews)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from detectors.base import MediaError
@@ -16,6 +17,7 @@ from governance.log.canonical import LogEntry
 from governance.log.service import SignedLog
 from governance.media import Upload, classify
 from governance.models import Principal, Role, Work, WorkMode, WorkReference, WorkStatus, utcnow
+from governance.services import enforcement
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,12 @@ def register_work(
     return WorkView(work, refs)
 
 
-def index_references(detection: Detection, view: WorkView, references: list[Upload]) -> int:
+def index_references(
+    detection: Detection, view: WorkView, references: list[Upload], keep: list[np.ndarray] | None = None
+) -> int:
     """Embed the references into the copy index; undecodable media is a 422 (the caller rolls back)."""
     try:
-        return detection.register_work(view.work.id, [r.data for r in references])
+        return detection.register_work(view.work.id, [r.data for r in references], keep=keep)
     except MediaError as exc:
         raise InvalidInput(f"references: {exc}", code="bad_media") from exc
     except LowInformationReferenceError as exc:
@@ -171,3 +175,29 @@ def withdraw_work(session: Session, *, actor: Principal, work_id: str) -> WorkVi
 
 def active_works(session: Session) -> list[Work]:
     return list(session.exec(select(Work).where(Work.status == WorkStatus.active)).all())
+
+
+def register_and_enforce(
+    session: Session,
+    detection: Detection,
+    log: SignedLog,
+    view: WorkView,
+    references: list[Upload],
+    *,
+    actor: Principal,
+) -> enforcement.NewWorkResult:
+    """Index the references, record the registration, and act on already published copies."""
+    vectors: list[np.ndarray] = []
+    index_references(detection, view, references, keep=vectors)
+    record(log, session, view, actor=actor, event="registered")
+    if not vectors or view.work.status != WorkStatus.active:
+        return enforcement.NewWorkResult(0, 0, 0)
+    return enforcement.enforce_new_work(
+        session,
+        log,
+        work=view.work,
+        vectors=np.concatenate(vectors),
+        content=detection.content_index(session),
+        policy=detection.policy,
+        actor=actor,
+    )

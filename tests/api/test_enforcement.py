@@ -237,3 +237,57 @@ def test_owner_can_take_down_any_video_showing_the_cameo(
         f"/v1/cameos/{cameo['id']}/takedowns", headers=ann, json={"video_id": vid, "reason": "again"}
     )
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(("retroactive", "expected"), [("takedown", "taken_down"), ("review", "review")])
+def test_new_opt_out_acts_on_published_copies(
+    client: TestClient,
+    make_principal: Callable[[str, str], Auth],
+    runtime: Runtime,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    retroactive: str,
+    expected: str,
+) -> None:
+    """A video published before the work was registered is found by the registration (no re-decoding)."""
+    text = runtime.settings.policy_file.read_text()
+    assert "retroactive: takedown" in text
+    (tmp_path / "policy.yaml").write_text(
+        text.replace("retroactive: takedown", f"retroactive: {retroactive}")
+    )
+    monkeypatch.setattr(runtime.detection, "_policy_file", tmp_path / "policy.yaml")
+    studio = make_principal("studio", "rights_holder")
+    platform = make_principal("app", "platform")
+    make_principal("carl", "person")
+    bridge = shared_data / "copies/bridge/aaa-orig.jpg"
+    copy_clip = face_clip(shared_data / "copies/bridge/high-contrast.jpg")
+    other_clip = face_clip(shared_data / "copies/pen-and-coaster.png")
+    published = []
+    for clip in (copy_clip, other_clip):
+        body = client.post(
+            "/v1/checks",
+            headers=platform,
+            data={"requester": "carl"},
+            files={"file": ("v.mp4", clip, "video/mp4")},
+        ).json()
+        assert body["decision"] == "allow", body
+        assert (
+            client.post("/v1/publications", headers=platform, json={"check_id": body["check_id"]}).status_code
+            == 201
+        )
+        published.append(body["video_id"])
+
+    r = client.post(
+        "/v1/works",
+        headers=studio,
+        data={"title": "The Bridge"},
+        files=[("references", (bridge.name, bridge.read_bytes(), "image/jpeg"))],
+    )
+    assert r.status_code == 201, r.text
+    work = r.json()
+    assert work["retroactive"]["matched"] == 1
+    assert status(client, platform, published[0]) == expected
+    assert status(client, platform, published[1]) == "published"
+    matches = client.get(f"/v1/works/{work['id']}/matches", headers=studio).json()
+    assert [m["video_id"] for m in matches] == [published[0]] and matches[0]["source"] == "registration"

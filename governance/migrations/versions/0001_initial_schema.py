@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:20:08.653135
+Create Date: 2026-11-25 18:29:12.671802
 """
 
 from collections.abc import Sequence
@@ -286,6 +286,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_checks_video_id"), ["video_id"], unique=False)
 
     op.create_table(
+        "content_vectors",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("t", sa.Float(), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("content_vectors", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_content_vectors_model_id"), ["model_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_content_vectors_video_id"), ["video_id"], unique=False)
+
+    op.create_table(
         "takedowns",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -548,6 +565,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_takedowns_cameo_id"))
 
     op.drop_table("takedowns")
+    with op.batch_alter_table("content_vectors", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_content_vectors_video_id"))
+        batch_op.drop_index(batch_op.f("ix_content_vectors_model_id"))
+
+    op.drop_table("content_vectors")
     with op.batch_alter_table("checks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_checks_video_id"))
         batch_op.drop_index(batch_op.f("ix_checks_requester"))
