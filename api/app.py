@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api import errors
-from api.routers import admin, cameos, checks, log, notices, platform, webhooks, works
+from api.routers import admin, cameos, checks, generations, log, notices, platform, webhooks, works
 from governance.jobs import BackgroundJobs
 from governance.runtime import Runtime
 
@@ -68,6 +68,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         log.takedowns_router,
         notices.router,
         webhooks.router,
+        generations.router,
     ):
         app.include_router(r)
     return app

@@ -86,6 +86,7 @@ class CameoOut(BaseModel):
     owner: str
     visibility: str
     restrictions: list[str]
+    generation_consent: bool
     status: str
     grants: list[GrantOut]
     created_at: datetime
@@ -99,6 +100,7 @@ class CameoOut(BaseModel):
             owner=c.owner_name,
             visibility=c.visibility,
             restrictions=c.restrictions,
+            generation_consent=c.generation_consent,
             status=c.status,
             grants=[GrantOut.of(g) for g in view.grants],
             created_at=c.created_at,

@@ -141,6 +141,8 @@ class Cameo(SQLModel, table=True):
     owner_name: str = Field(max_length=64, index=True)
     visibility: str = Field(max_length=16)
     restrictions: list[str] = _json(list)
+    # The owner's consent to their enrollment photos being shown by the bundled generator (kept encrypted).
+    generation_consent: bool = False
     status: str = Field(default=CameoStatus.active, max_length=16, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -389,3 +391,28 @@ class ContentVector(SQLModel, table=True):
     model_id: str = Field(max_length=80, index=True)
     t: float
     vector: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class Generation(SQLModel, table=True):
+    """One request to the pipeline: screen the prompt, generate, check, publish (or hold, or refuse)."""
+
+    __tablename__ = "generations"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    caller_id: str = Field(foreign_key="principals.id", index=True)
+    requester: str = Field(max_length=64, index=True)
+    prompt: str = Field(max_length=4000)
+    cameos: list[str] = _json(list)
+    seed: int = 0
+    status: str = Field(max_length=16, index=True)
+    stage: str = Field(default="", max_length=32)
+    reasons: list[str] = _json(list)
+    rule_ids: list[str] = _json(list)
+    error: str = Field(default="", max_length=2000)
+    generator: dict[str, Any] = _json(dict)
+    check_id: str | None = Field(default=None, foreign_key="checks.id")
+    video_id: str | None = Field(default=None, foreign_key="videos.id")
+    published_sha256: str | None = Field(default=None, max_length=64)
+    log_index: int | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

@@ -14,6 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
+from generator_adapter.base import VideoGenerator
+from generator_adapter.bundled import BundledGenerator
+from generator_adapter.http import HttpGeneratorConfig, OpenAIVideosGenerator
 from governance import migrate
 from governance.blobs import BlobStore
 from governance.crypto import DataCipher, load_or_create_key
@@ -60,6 +63,19 @@ class Runtime:
         return SignedLog(
             KeyRing(self.settings.keys_dir / "log", self.settings.log_origin), self.settings.log_origin
         )
+
+    @cached_property
+    def generator(self) -> VideoGenerator:
+        s = self.settings
+        if s.generator == "http":
+            if not s.generator_url:
+                raise ValueError("RIGHTSGATE_GENERATOR=http needs RIGHTSGATE_GENERATOR_URL")
+            return OpenAIVideosGenerator(
+                HttpGeneratorConfig(
+                    base_url=s.generator_url, model=s.generator_model, api_key=s.generator_api_key
+                )
+            )
+        return BundledGenerator()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

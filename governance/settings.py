@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_files_per_request: int = 20
     max_cameo_media: int = 10
 
+    # The video generator behind POST /v1/generations: the bundled one, or an OpenAI-compatible Videos API.
+    generator: Literal["bundled", "http"] = "bundled"
+    generator_url: str | None = None
+    generator_model: str = "sora-2"
+    generator_api_key: str | None = Field(default=None, repr=False)
+
     # Timed jobs (reinstatements, webhook retries) run in the server every this many seconds; 0 = off.
     jobs_interval_s: float = 5.0
 

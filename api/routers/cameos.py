@@ -52,6 +52,7 @@ async def create_cameo(
     media: Annotated[list[UploadFile], File()],
     visibility: Annotated[str, Form()] = "only_me",
     restrictions: Annotated[list[str] | None, Form()] = None,
+    generation_consent: Annotated[bool, Form()] = False,
 ) -> CameoOut:
     uploads = await read_uploads(media, rt)
     cameos.validate_fields(visibility, restrictions or [])
@@ -67,6 +68,7 @@ async def create_cameo(
         media=uploads,
         max_bytes=rt.settings.max_upload_bytes,
         max_media=rt.settings.max_cameo_media,
+        generation_consent=generation_consent,
     )
     sources = [row.sha256 for _, row in rows]
     if len(templates) != len(sources):  # a video gives several templates from one file

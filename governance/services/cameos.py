@@ -47,11 +47,18 @@ def create_cameo(
     media: list[Upload],
     max_bytes: int,
     max_media: int,
+    generation_consent: bool = False,
 ) -> tuple[Cameo, list[tuple[Upload, CameoMedia]]]:
     """Store the cameo and its enrollment media (encrypted). Face checks are the caller's next step."""
     vis, tags = validate_fields(visibility, restrictions)
     kinds = check_media(media, max_bytes=max_bytes, max_media=max_media)
-    cameo = Cameo(owner_id=owner.id, owner_name=owner.name, visibility=vis, restrictions=tags)
+    cameo = Cameo(
+        owner_id=owner.id,
+        owner_name=owner.name,
+        visibility=vis,
+        restrictions=tags,
+        generation_consent=generation_consent,
+    )
     session.add(cameo)
     rows: list[tuple[Upload, CameoMedia]] = []
     for upload, (kind, media_type) in zip(media, kinds, strict=True):

@@ -138,7 +138,7 @@ def enrich(
     return out
 
 
-def _prompt_context(session: Session) -> tuple[list[WorkNames], dict[str, str]]:
+def prompt_context(session: Session) -> tuple[list[WorkNames], dict[str, str]]:
     works = session.exec(select(Work).where(Work.status == WorkStatus.active)).all()
     names = [WorkNames(work_id=w.id, title=w.title, aliases=tuple(w.aliases)) for w in works]
     handles: dict[str, str] = {}
@@ -184,7 +184,7 @@ def run_check(
 
     with rt.session() as s:
         analysis = rt.detection.scan(frames, policy, s)
-        works, handles = _prompt_context(s)
+        works, handles = prompt_context(s)
     timings.update(analysis.timings_ms)
     t0 = time.perf_counter()
     prompt_findings, prompt_failures = rt.detection.screen_prompt(prompt, policy, works, handles)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:29:12.671802
+Create Date: 2026-11-25 18:32:22.042003
 """
 
 from collections.abc import Sequence
@@ -118,6 +118,7 @@ def upgrade() -> None:
         sa.Column("owner_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("visibility", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("restrictions", sa.JSON(), nullable=False),
+        sa.Column("generation_consent", sa.Boolean(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", governance.models.UTCDateTime(timezone=True), nullable=False),
@@ -414,6 +415,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cameo_appearances_video_id"), ["video_id"], unique=False)
 
     op.create_table(
+        "generations",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("caller_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("requester", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("prompt", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+        sa.Column("cameos", sa.JSON(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("rule_ids", sa.JSON(), nullable=False),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("generator", sa.JSON(), nullable=False),
+        sa.Column("check_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("published_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("log_index", sa.Integer(), nullable=True),
+        sa.Column("created_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", governance.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["caller_id"],
+            ["principals.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["check_id"],
+            ["checks.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["video_id"],
+            ["videos.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_generations_caller_id"), ["caller_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_generations_requester"), ["requester"], unique=False)
+        batch_op.create_index(batch_op.f("ix_generations_status"), ["status"], unique=False)
+
+    op.create_table(
         "notices",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("video_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -541,6 +581,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notices_claimant_id"))
 
     op.drop_table("notices")
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_generations_status"))
+        batch_op.drop_index(batch_op.f("ix_generations_requester"))
+        batch_op.drop_index(batch_op.f("ix_generations_caller_id"))
+
+    op.drop_table("generations")
     with op.batch_alter_table("cameo_appearances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cameo_appearances_video_id"))
         batch_op.drop_index(batch_op.f("ix_cameo_appearances_requester"))
