@@ -365,3 +365,207 @@ def jobs_run_due(
     at = datetime.fromisoformat(now).astimezone(UTC) if now else None
     report = jobs.run_due(rt, now=at)
     _emit(report, as_json, ", ".join(f"{k}: {v}" for k, v in report.items()))
+
+
+policy_app = typer.Typer(help="The policy: validate a file, explain a decision", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("validate")
+def policy_validate(path: Path, as_json: JsonOpt = False) -> None:
+    """Validate a policies.yaml; errors name the line and the field."""
+    from policy.schema import PolicyError, load_policy
+
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "error": str(exc)}))
+        else:
+            typer.echo(f"invalid: {exc}", err=True)
+        raise typer.Exit(1) from None
+    data = {"ok": True, "digest": policy.digest, "rules": [r.id for r in policy.rules]}
+    _emit(data, as_json, f"OK {path}: {len(policy.rules)} rules, digest {policy.digest}")
+
+
+@policy_app.command("explain")
+def policy_explain(check_id: str) -> None:
+    """Explain a check's decision for a person: what was found, which rules fired, and why."""
+    from governance.models import Check
+
+    rt = _runtime()
+    with rt.session() as s:
+        check = s.get(Check, check_id)
+    if check is None:
+        _fail(NotFound(f"no check {check_id!r}"))
+        return
+    lines = [
+        f"Check {check.id} of video {check.video_id}, for {check.requester}"
+        + (f" in {check.territory}" if check.territory else ""),
+        f"Decision: {check.decision.upper()}  (policy {check.policy_digest[:16]}…"
+        + (f", log entry {check.log_index})" if check.log_index is not None else ")"),
+        "",
+    ]
+    if check.reasons:
+        lines.append("Why:")
+        lines += [f"  - {r}" for r in check.reasons]
+    else:
+        lines.append("Why: no rule fired and every detector answered, so the policy's default applies.")
+    if check.findings:
+        lines += ["", "What the detectors found:"]
+        for f in check.findings:
+            what = f.get("work_title") or f.get("cameo_owner") or f.get("matched") or "?"
+            when = f" at {f['t']:.1f}s" if isinstance(f.get("t"), float | int) else ""
+            extra = f" ({f['permission_reason']})" if f.get("permission_reason") else ""
+            lines.append(f"  - {f['kind']}: {what}, score {f['score']:.3f}{when}{extra}")
+    if check.failures:
+        lines += ["", "Detectors that failed (the policy fails closed on these):"]
+        lines += [f"  - {x['detector']}: {x['message']}" for x in check.failures]
+    typer.echo("\n".join(lines))
+
+
+def _cli_platform(rt: Runtime) -> Principal:
+    """The local operator's own platform principal, for checks and generations run from this command line."""
+    with rt.session() as s:
+        p = principals.by_name(s, "rightsgate-cli")
+        if p is None:
+            p, _ = principals.create_principal(s, name="rightsgate-cli", role="platform")
+    return p
+
+
+def _caller_and_requester(rt: Runtime, name: str, requester: str | None) -> tuple[Principal, str]:
+    actor = _principal(rt, name)
+    if actor.role in ("platform", "admin"):
+        if not requester:
+            _fail(RightsgateError(f"{name} is a {actor.role}: say --requester"))
+        return actor, requester or ""
+    if actor.role == "person":
+        return (actor if requester in (None, name) else _cli_platform(rt)), requester or name
+    _fail(RightsgateError(f"{name} is a {actor.role}: act as a platform or a person"))
+    raise AssertionError
+
+
+@app.command()
+def check(
+    file: Path,
+    as_: AsOpt,
+    requester: Annotated[str | None, typer.Option(help="the person the video was made for")] = None,
+    prompt: str = "",
+    territory: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="a content tag of this use")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a video or still before publication: copies, cameos, prompt; prints the decision."""
+    from api.routers.checks import CheckOut
+    from governance.services import checks
+
+    if not file.is_file():
+        typer.echo(f"error: {file}: no such file", err=True)
+        raise typer.Exit(2)
+    rt = _runtime()
+    platform, who = _caller_and_requester(rt, as_, requester)
+    if platform.role == "person":
+        platform = _cli_platform(rt)
+    try:
+        result = checks.run_check(
+            rt,
+            platform=platform,
+            upload=Upload(filename=file.name, data=file.read_bytes()),
+            requester=who,
+            prompt=prompt,
+            territory=territory,
+            content_tags=tag or [],
+        )
+    except RightsgateError as exc:
+        _fail(exc)
+        return
+    out = CheckOut.of(result).model_dump(mode="json")
+    human = f"{out['decision'].upper()}  check {out['check_id']}  video {out['video_id']}" + "".join(
+        f"\n  - {r}" for r in out["reasons"]
+    )
+    _emit(out, as_json, human)
+    if result.decision != "allow":
+        raise typer.Exit(3)
+
+
+@app.command()
+def generate(
+    as_: AsOpt,
+    prompt: Annotated[str, typer.Option(help="what to generate")],
+    cameo: Annotated[list[str] | None, typer.Option("--cameo", help="a cameo id to include")] = None,
+    image: Annotated[Path | None, typer.Option(help="an input image")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the published video here")] = None,
+    requester: Annotated[str | None, typer.Option(help="for a platform: the person it is for")] = None,
+    seed: int | None = None,
+    duration: Annotated[float, typer.Option(help="seconds")] = 4.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Screen the prompt, generate, check, and publish if the policy allows."""
+    from api.routers.generations import GenerationOut
+    from governance.services import generations
+
+    rt = _runtime()
+    caller, who = _caller_and_requester(rt, as_, requester)
+    req = generations.GenerationInput(
+        requester=who,
+        prompt=prompt,
+        cameos=cameo or [],
+        image=image.read_bytes() if image else None,
+        seed=seed,
+        duration_s=duration,
+    )
+    try:
+        gen = generations.run(rt, rt.generator, caller=caller, req=req)
+    except RightsgateError as exc:
+        _fail(exc)
+        return
+    data = GenerationOut.of(gen).model_dump(mode="json")
+    if out and gen.published_sha256:
+        out.write_bytes(rt.blobs.get(gen.published_sha256))
+        data["written_to"] = str(out)
+    human = f"{gen.status.upper()}  generation {gen.id}" + "".join(f"\n  - {r}" for r in gen.reasons)
+    if gen.error:
+        human += f"\n  error: {gen.error}"
+    if out and gen.published_sha256:
+        human += f"\n  written to {out}"
+    _emit(data, as_json, human)
+    if gen.status != "published":
+        raise typer.Exit(3)
+
+
+@app.command()
+def provenance(file: Path, as_json: JsonOpt = False) -> None:
+    """Read and validate a video's C2PA Content Credentials (trusting this installation's CA)."""
+    import dataclasses
+
+    from governance.provenance import ensure_signing_identity, read_provenance
+
+    settings = Runtime().settings
+    anchor = (
+        ensure_signing_identity(settings.keys_dir).trust_anchor_pem if settings.keys_dir.exists() else None
+    )
+    try:
+        report = read_provenance(file.read_bytes(), anchor)
+    except (RightsgateError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    data = dataclasses.asdict(report)
+    human = (
+        f"{report.state}: "
+        + ("AI-generated" if report.ai_generated else "not declared AI-generated")
+        + (f", by {report.generator}" if report.generator else "")
+        + (f"\n  decision: {report.decision}" if report.decision else "")
+        + "".join(f"\n  ! {e}" for e in report.validation_errors)
+    )
+    _emit(data, as_json, human)
+    if report.state not in ("Valid", "Trusted"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole story on real media in this data directory and print a report."""
+    from governance import demo as demo_story
+
+    rt = _runtime()
+    demo_story.run(rt, Path(__file__).resolve().parent.parent, typer.echo)
