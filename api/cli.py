@@ -232,7 +232,7 @@ def models_list(as_json: JsonOpt = False) -> None:
     human = "\n".join(
         f"{'ok ' if r['present'] else '-- '} {r['name']:<24} {r['role']}\n"
         f"     source: {r['source']}\n     licence: {r['licence']}\n"
-        f"     sha256: {r['sha256'] or '(operator file, not pinned)'}"
+        f"     sha256: {r['sha256'] or '(not pinned: an operator file, or a package folder pinned by version)'}"
         + (f"\n     {r['problem']}" if r["problem"] else "")
         for r in rows
     )

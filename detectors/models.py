@@ -96,15 +96,6 @@ MODELS: dict[str, ModelSpec] = {
             source="operator path in RIGHTSGATE_MODEL_ARCFACE",
         ),
         ModelSpec(
-            name="scrfd",
-            role="face detection (insightface SCRFD ONNX)",
-            package=None,
-            relpath=None,
-            sha256=None,
-            licence="operator-supplied; insightface's buffalo_l weights are NON-COMMERCIAL (research only)",
-            source="operator path in RIGHTSGATE_MODEL_SCRFD",
-        ),
-        ModelSpec(
             name="open_clip",
             role="image and text embedding (CLIP ViT-B-32 by default)",
             package=None,

@@ -114,3 +114,12 @@ def test_demo_runs_the_whole_story(cli: CliRunner, tmp_path: Path, shared_data: 
         str(home / "demo-log-export" / "trusted.pem"),
     )
     assert verified.startswith("OK")
+
+
+def test_models_list_names_sources_checksums_and_licences(cli: CliRunner) -> None:
+    rows = {r["name"]: r for r in json.loads(run(cli, "models", "list", "--json"))}
+    assert rows["sscd"]["present"] and rows["sscd"]["sha256"].startswith("86386042")
+    assert rows["yunet"]["present"] and rows["dlib_resnet"]["present"]
+    assert "NON-COMMERCIAL" in rows["arcface"]["licence"] and not rows["arcface"]["present"]
+    assert "set RIGHTSGATE_MODEL_ARCFACE" in rows["arcface"]["problem"]
+    run(cli, "models", "fetch")
