@@ -205,6 +205,9 @@ def works_withdraw(work_id: str, as_: AsOpt, as_json: JsonOpt = False) -> None:
     _emit(d, as_json, f"withdrew work {d['id']}")
 
 
+NOT_PINNED = "(not pinned: an operator file, or a package folder pinned by its version)"
+
+
 @models_app.command("list")
 def models_list(as_json: JsonOpt = False) -> None:
     """Each model: its role, where its file comes from, SHA-256, licence, whether it is present."""
@@ -232,8 +235,7 @@ def models_list(as_json: JsonOpt = False) -> None:
     human = "\n".join(
         f"{'ok ' if r['present'] else '-- '} {r['name']:<24} {r['role']}\n"
         f"     source: {r['source']}\n     licence: {r['licence']}\n"
-        f"     sha256: {r['sha256'] or '(not pinned: an operator file, or a package folder pinned by version)'}"
-        + (f"\n     {r['problem']}" if r["problem"] else "")
+        f"     sha256: {r['sha256'] or NOT_PINNED}" + (f"\n     {r['problem']}" if r["problem"] else "")
         for r in rows
     )
     _emit(rows, as_json, human)
