@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from detectors.base import MediaError
+from detectors.frames import FrameLimits, probe
 from governance import validation
 from governance.blobs import BlobStore
-from governance.errors import NotFound
+from governance.errors import InvalidInput, NotFound
 from governance.media import Upload, classify
 from governance.models import Principal, Role, Video
 
@@ -16,6 +18,11 @@ def upload_video(
 ) -> Video:
     requester = validation.name(requester, "requester")
     kind, media_type = classify(file, max_bytes=max_bytes, allowed={"image", "video"})
+    try:
+        # Structure and stream checks without decoding every picture: a broken file is refused here.
+        probe(file.data, FrameLimits(max_bytes=max_bytes))
+    except MediaError as exc:
+        raise InvalidInput(f"file: {exc}", code="bad_media") from exc
     digest = blobs.put(file.data)
     video = Video(
         sha256=digest,

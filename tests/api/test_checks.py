@@ -240,3 +240,21 @@ def test_review_queue(
     assert client.post(f"/v1/reviews/{rid}", headers=reviewer, json={"verdict": "reject"}).status_code == 409
     r = client.post("/v1/publications", headers=platform, json={"check_id": body["check_id"]})
     assert r.status_code == 201 and r.json()["status"] == "published"
+
+
+def test_fail_closed_when_the_works_index_is_corrupt(
+    client: TestClient, world: dict[str, object], runtime: Runtime, shared_data: Path
+) -> None:
+    """An unreadable index file (as after a disk fault) blocks with the reason; it never allows."""
+    platform = world["platform"]
+    assert isinstance(platform, dict)
+    files = [p for p in (runtime.settings.index_dir / "works").iterdir() if p.is_file()]
+    assert files
+    for p in files:
+        p.write_bytes(b"not a faiss index" * 10)
+    runtime.detection._indexes._loaded.clear()  # a restarted server would read the files anew
+    frames = [scene(13, 320, 180)] * 10
+    body = check(client, platform, video_bytes(frames, fps=10), "carl")
+    assert body["decision"] == "block", body
+    failure = next(f for f in body["failures"] if f["detector"] == "copy")  # type: ignore[union-attr]
+    assert "index" in failure["message"].lower()
