@@ -7,7 +7,7 @@ is an ``EnrollmentError`` naming the file and the reason, safe to show to the pe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,18 +78,30 @@ class FaceAnalyzer:
     def __repr__(self) -> str:
         return f"FaceAnalyzer(detector={safe_model_id(self.detector)!r}, embedder={self.embedder!r})"
 
-    def _observe(self, image: RGBImage, face: DetectedFace) -> FaceObservation:
+    def _observe(
+        self,
+        image: RGBImage,
+        face: DetectedFace,
+        reuse: Callable[[DetectedFace], Embedding | None] | None = None,
+    ) -> FaceObservation:
+        embedding = reuse(face) if reuse is not None else None
         return FaceObservation(
             box=face.box,
             landmarks=face.landmarks,
             det_score=face.score,
-            embedding=self.embedder.embed(image, face),
+            embedding=embedding if embedding is not None else self.embedder.embed(image, face),
         )
 
-    def faces(self, image: RGBImage) -> list[FaceObservation]:
-        """Every detected face with its embedding, best detection score first."""
+    def faces(
+        self, image: RGBImage, reuse: Callable[[DetectedFace], Embedding | None] | None = None
+    ) -> list[FaceObservation]:
+        """Every detected face with its embedding, best detection score first.
+
+        ``reuse`` may supply an embedding already computed for the same face (a tracked face in the next
+        sampled frame of one shot), saving the embedder's cost; it returns None to have the face embedded.
+        """
         image = check_image(image)
-        return [self._observe(image, face) for face in self.detector.detect(image)]
+        return [self._observe(image, face, reuse) for face in self.detector.detect(image)]
 
     def _is_clear(self, face: DetectedFace) -> bool:
         return face.score >= self.enroll_min_score and face.size_px >= self.enroll_min_face_px

@@ -18,8 +18,23 @@ import numpy.typing as npt
 
 from detectors.base import Detector, Finding, Frame
 from detectors.faces.analysis import FaceAnalyzer, FaceObservation
-from detectors.faces.detection import safe_model_id
+from detectors.faces.detection import DetectedFace, safe_model_id
 from detectors.faces.embedders import Embedding, FaceEmbedder
+
+TRACK_MIN_IOU = 0.7
+"""Boxes overlapping this much in consecutive sampled frames of one shot are taken for the same face."""
+TRACK_MAX_GAP_S = 1.1
+"""The longest gap between sampled frames over which a face is tracked (1 frame/s sampling, plus slack)."""
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
 
 
 class TemplateMatcher(Protocol):
@@ -151,9 +166,28 @@ class FaceDetectorFindings(Detector):
         faces: list[FrameFace] = []
         frames_scanned = 0
         unmatched = 0
+        tracked: list[FaceObservation] = []
+        last_t: float | None = None
         for frame in frames:
             frames_scanned += 1
-            for face_index, observation in enumerate(self.analyzer.faces(frame.image)):
+            # Within one shot, a face whose box barely moved since the previous sampled frame is the same
+            # face: its embedding is reused (dlib costs ~75 ms a face). A scene cut or a gap ends the track.
+            same_shot = (
+                last_t is not None
+                and frame.reason != "scene_cut"
+                and 0 <= frame.t - last_t <= TRACK_MAX_GAP_S
+            )
+            previous = tracked if same_shot else []
+
+            def reuse(face: DetectedFace, previous: list[FaceObservation] = previous) -> Embedding | None:
+                for seen in previous:
+                    if _iou(face.box, seen.box) >= TRACK_MIN_IOU:
+                        return seen.embedding
+                return None
+
+            observations = self.analyzer.faces(frame.image, reuse=reuse)
+            tracked, last_t = observations, frame.t
+            for face_index, observation in enumerate(observations):
                 ranked = self.matcher.match(observation.embedding)
                 kept = tuple((cid, s) for cid, s in ranked if s >= self.review_threshold)
                 faces.append(FrameFace(frame.t, frame.index, observation, kept))

@@ -25,6 +25,7 @@ from detectors.faces import (
     CameoMatcher,
     DetectedFace,
     DlibEmbedder,
+    Embedding,
     EnrollmentError,
     FaceAnalyzer,
     FaceDetector,
@@ -606,3 +607,36 @@ def test_embeddings_never_appear_in_reprs_or_findings(
     for finding in result.findings:
         for value in finding.evidence.values():
             assert isinstance(value, int | float | str), finding.evidence
+
+
+def test_a_tracked_face_is_embedded_once_per_shot(
+    detector: FaceDetector, dlib_embedder: DlibEmbedder, photo: Callable[[str], RGBImage]
+) -> None:
+    """Within one shot the same face (box barely moved) reuses its embedding; a scene cut or a long gap
+    embeds again; the findings are the same as without reuse."""
+    calls = 0
+
+    class Counting(DlibEmbedder):
+        def embed(self, image: RGBImage, face: DetectedFace) -> Embedding:
+            nonlocal calls
+            calls += 1
+            return dlib_embedder.embed(image, face)
+
+    counting = Counting()
+    analyzer = FaceAnalyzer(detector, counting)
+    image = photo("faces/obama/obama-1.jpg")
+    template = analyzer.enrollment_templates([("o.jpg", image)])
+    calls = 0
+    matcher = CameoMatcher(counting, {"cameo-o": template})
+    scanner = FaceDetectorFindings(analyzer, matcher)
+    shot = [Frame(t=float(i), index=i * 30, image=image) for i in range(4)]
+    result = scanner.scan(shot)
+    assert calls == 1 and len(result.findings) == 4
+    calls = 0
+    cut = [
+        *shot[:2],
+        Frame(t=2.0, index=60, image=image, reason="scene_cut"),
+        Frame(t=5.0, index=150, image=image),
+    ]
+    assert len(scanner.scan(cut).findings) == 4
+    assert calls == 3  # first frame, after the cut, after the 3-second gap
