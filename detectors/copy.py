@@ -528,6 +528,7 @@ class CopyDetector(Detector):
         views: ViewPolicy = "always",
         top_k: int = 3,
         generic_threshold: float = 0.45,
+        view_every: int = 1,
     ) -> None:
         if (view_embedder is None) != (view_index is None):
             raise ValueError("give view_embedder and view_index together, or neither")
@@ -538,6 +539,9 @@ class CopyDetector(Detector):
         self.view_index = view_index if view_index is not None else index
         self.view_thresholds = view_thresholds or thresholds
         self.views = views
+        # Extra views on every n-th sampled frame (and every scene cut): a picture-in-picture copy lasts
+        # seconds, so at 1 frame/s every second frame still sees it, at half the cost of the views.
+        self.view_every = max(1, view_every)
         self.top_k = max(1, top_k)
         self.generic_threshold = generic_threshold
         self._check_pair(self.embedder, self.index)
@@ -684,6 +688,11 @@ class CopyDetector(Detector):
         matches = self._search(self.embedder, self.index, self.thresholds, full_jobs, keep=full_vectors)
         if len(self.index) == 0 and len(self.view_index) == 0:
             return matches
+        if self.view_every > 1:
+            chosen = {
+                f.index for i, f in enumerate(frames) if i % self.view_every == 0 or f.reason == "scene_cut"
+            }
+            extra_jobs = [j for j in extra_jobs if j[0].index in chosen]
         if self.views == "unless_matched":
             done = {m.frame_index for m in matches if m.level == "block"}
             extra_jobs = [j for j in extra_jobs if j[0].index not in done]

@@ -110,6 +110,7 @@ class Detection:
             view_embedder=view if view is not main else None,
             view_index=self._index(view) if view is not main else None,
             views="unless_matched",
+            view_every=2,
         )
 
     def register_work(
