@@ -258,3 +258,19 @@ def test_fail_closed_when_the_works_index_is_corrupt(
     assert body["decision"] == "block", body
     failure = next(f for f in body["failures"] if f["detector"] == "copy")  # type: ignore[union-attr]
     assert "index" in failure["message"].lower()
+
+
+def test_picture_in_picture_copy_is_blocked(
+    client: TestClient, world: dict[str, object], shared_data: Path
+) -> None:
+    """The work in a quarter of the frame over other footage: only the extra (quadrant) views see it."""
+    from tests.detectors.media import picture_in_picture
+
+    platform = world["platform"]
+    assert isinstance(platform, dict)
+    bridge = rgb(shared_data / "copies/bridge/aaa-orig.jpg")
+    frames = [picture_in_picture(bridge, scene(17, 640, 360)[:, i * 4 : i * 4 + 640]) for i in range(30)]
+    body = check(client, platform, video_bytes(frames, fps=10), "carl")
+    assert body["decision"] == "block", body
+    hit = next(f for f in body["findings"] if f["kind"] == "copyright")  # type: ignore[union-attr]
+    assert hit["view"] != "full"
