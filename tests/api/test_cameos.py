@@ -220,3 +220,42 @@ def test_templates_are_encrypted_at_rest(
         assert runtime.likeness.index_file_cameo_ids() == {cameo_id}
     index_files = list(runtime.settings.index_dir.glob("cameos-*.enc"))
     assert len(index_files) == 1 and clear[:32] not in index_files[0].read_bytes()
+
+
+def test_enrollment_from_a_short_video(
+    client: TestClient, make_principal: Callable[[str, str], Auth], runtime: Runtime, shared_data: Path
+) -> None:
+    """A short selfie video enrolls like photos: the best face of sampled frames, all one person."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.detectors.media import letterbox, video_bytes
+
+    ann = make_principal("ann", "person")
+    faces = [
+        np.asarray(Image.open(shared_data / f"faces/obama/{n}").convert("RGB"))
+        for n in ("obama-1.jpg", "obama-2.jpg")
+    ]
+    frames = [letterbox(faces[i // 10 % 2], 960, 720) for i in range(30)]
+    clip = video_bytes(frames, fps=10)
+    r = client.post(
+        "/v1/cameos",
+        headers=ann,
+        data={"visibility": "only_me"},
+        files=[("media", ("selfie.mp4", clip, "video/mp4"))],
+    )
+    assert r.status_code == 201, r.text
+    with runtime.session() as s:
+        assert s.exec(select(func.count()).select_from(CameoTemplate)).one() >= 2
+    mixed = [
+        letterbox(np.asarray(Image.open(shared_data / p).convert("RGB")), 960, 720)
+        for p in ("faces/obama/obama-1.jpg", "faces/biden/biden-1.jpg")
+    ]
+    clip = video_bytes([mixed[i // 10 % 2] for i in range(30)], fps=10)
+    r = client.post(
+        "/v1/cameos",
+        headers=ann,
+        data={"visibility": "only_me"},
+        files=[("media", ("two.mp4", clip, "video/mp4"))],
+    )
+    assert r.status_code == 422 and "different person" in r.json()["error"]["message"]
