@@ -140,7 +140,8 @@ def take_down_many(
         for (r, previous, new), index in zip(plans, indexes, strict=True)
     ]
     table = Takedown.__table__  # type: ignore[attr-defined]
-    session.execute(sa_insert(table), [dataclasses.asdict(row) | {"reinstated_at": None} for row in rows])
+    names = [f.name for f in dataclasses.fields(TakedownRecord)]
+    session.execute(sa_insert(table), [{n: getattr(row, n) for n in names} for row in rows])
     for target in (VideoStatus.taken_down, VideoStatus.blocked):
         ids = [r.video.id for r, _, new in plans if new == target]
         for chunk in range(0, len(ids), 1000):

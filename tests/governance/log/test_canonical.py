@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from governance.log.canonical import (
@@ -121,3 +123,29 @@ def test_lines_without_later_optional_fields_still_parse(make_entry: Callable[..
     del obj["policy_digest"]
     line = canonical_json(obj)
     assert parse_entry_line(line).policy_digest is None
+
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+    st.text(),
+)
+_json_value = st.recursive(
+    _json_leaf,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), children, max_size=5),
+    ),
+    max_leaves=30,
+)
+
+
+@given(_json_value)
+def test_fast_path_is_byte_for_byte_rfc8785(value: object) -> None:
+    """The stdlib fast path for float-free values with ASCII keys equals the reference canonicaliser."""
+    import rfc8785
+
+    from governance.log.canonical import canonical_json
+
+    assert canonical_json(value) == rfc8785.dumps(value)
