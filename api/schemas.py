@@ -124,6 +124,7 @@ class FollowsIn(Strict):
 class FollowsOut(BaseModel):
     person: str
     follows: list[str]
+    videos_taken_down: int = 0
 
 
 class VideoOut(BaseModel):

@@ -187,6 +187,25 @@ def set_follows(session: Session, *, person: str, follows: list[str]) -> list[st
     return targets
 
 
+def previous_follows(session: Session, person: str) -> set[str]:
+    return set(session.exec(select(Follow.followee).where(Follow.follower == person)).all())
+
+
+def mutuals_cameos_of(session: Session, owners: set[str]) -> list[Cameo]:
+    """Active ``mutuals`` cameos owned by these people: what an unfollow can narrow."""
+    if not owners:
+        return []
+    return list(
+        session.exec(
+            select(Cameo).where(
+                col(Cameo.owner_name).in_(sorted(owners)),
+                Cameo.visibility == Visibility.mutuals,
+                Cameo.status == CameoStatus.active,
+            )
+        ).all()
+    )
+
+
 def follow_sets(session: Session, owner: str) -> tuple[frozenset[str], frozenset[str]]:
     """(who follows ``owner``, whom ``owner`` follows)."""
     followers = session.exec(select(Follow.follower).where(Follow.followee == owner)).all()

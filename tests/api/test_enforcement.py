@@ -291,3 +291,36 @@ def test_new_opt_out_acts_on_published_copies(
     assert status(client, platform, published[1]) == "published"
     matches = client.get(f"/v1/works/{work['id']}/matches", headers=studio).json()
     assert [m["video_id"] for m in matches] == [published[0]] and matches[0]["source"] == "registration"
+
+
+def test_an_unfollow_ends_a_mutuals_permission(
+    client: TestClient, make_principal: Callable[[str, str], Auth], shared_data: Path
+) -> None:
+    ann = make_principal("ann", "person")
+    make_principal("bob", "person")
+    platform = make_principal("app", "platform")
+    face = shared_data / "faces/obama/obama-1.jpg"
+    cameo = client.post(
+        "/v1/cameos",
+        headers=ann,
+        data={"visibility": "mutuals"},
+        files=[("media", (face.name, face.read_bytes(), "image/jpeg"))],
+    ).json()
+    client.put("/v1/people/ann/follows", headers=platform, json={"follows": ["bob"]})
+    client.put("/v1/people/bob/follows", headers=platform, json={"follows": ["ann"]})
+    body = client.post(
+        "/v1/checks",
+        headers=platform,
+        data={"requester": "bob"},
+        files={"file": ("v.mp4", face_clip(shared_data / "faces/obama/obama-2.jpg"), "video/mp4")},
+    ).json()
+    assert body["decision"] == "allow", body
+    assert (
+        client.post("/v1/publications", headers=platform, json={"check_id": body["check_id"]}).status_code
+        == 201
+    )
+    r = client.put("/v1/people/bob/follows", headers=platform, json={"follows": []})
+    assert r.status_code == 200 and r.json()["videos_taken_down"] == 1
+    assert status(client, platform, body["video_id"]) == "taken_down"
+    seen = client.get(f"/v1/cameos/{cameo['id']}/appearances", headers=ann).json()
+    assert seen[0]["video_status"] == "taken_down"
