@@ -189,3 +189,10 @@ def test_tenants_cannot_see_each_others_resources(
     assert client.delete(f"/v1/works/{work['id']}", headers=b).status_code == 404
     assert client.get("/v1/works", headers=b).json() == []
     assert client.get(f"/v1/works/{work['id']}", headers=a).status_code == 200
+
+
+def test_docs_and_openapi_need_no_key(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/v1/works", "/v1/cameos", "/v1/checks", "/v1/log/checkpoint", "/v1/generations"):
+        assert p in paths
