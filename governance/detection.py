@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from detectors.base import DetectorError, Finding, Frame, MediaError, RGBImage
 from detectors.copy import CopyDetector, CopyThresholds, ImageEmbedder, SSCDEmbedder
-from detectors.faces import FaceDetectorFindings
+from detectors.faces import CameoMatcher, FaceDetectorFindings
 from detectors.frames import FrameLimits, sample_frames
 from detectors.index import IndexSet, VectorIndex
 from detectors.prompt import PromptScreener, WorkNames
@@ -179,8 +179,12 @@ class Detection:
             data, self.limits(policy), fps=policy.frames.fps, scene_cuts=policy.frames.scene_cuts
         )
 
-    def scan(self, frames: Sequence[Frame], policy: Policy, session: Session) -> Analysis:
-        """Copy and face detectors over sampled frames. Each detector's failure is recorded, not raised."""
+    def scan(self, frames: Sequence[Frame], policy: Policy, matcher: CameoMatcher | Exception) -> Analysis:
+        """Copy and face detectors over sampled frames. Each detector's failure is recorded, not raised.
+
+        ``matcher`` is the cameo template index as the caller read it (in a short transaction: no database
+        work happens here), or the error that reading it raised, which fails the face detector closed.
+        """
         out = Analysis(frames=len(frames), duration_s=max((f.t for f in frames), default=0.0))
         t0 = time.perf_counter()
         try:
@@ -200,7 +204,8 @@ class Detection:
 
         t0 = time.perf_counter()
         try:
-            matcher = self.likeness.matcher(session)
+            if isinstance(matcher, Exception):
+                raise matcher
             faces = FaceDetectorFindings(
                 self.likeness.analyzer,
                 matcher,

@@ -17,6 +17,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from detectors.base import Finding, MediaError
+from detectors.faces import CameoMatcher
 from detectors.prompt import WorkNames
 from governance import validation
 from governance.errors import InvalidInput, NotFound, ServiceUnavailable
@@ -182,9 +183,15 @@ def run_check(
         raise InvalidInput(f"file: {exc}", code="bad_media") from exc
     timings = {"decode": (time.perf_counter() - t0) * 1000}
 
+    # Read what the detectors need in a short transaction; detection itself holds no database lock.
+    matcher: CameoMatcher | Exception
     with rt.session() as s:
-        analysis = rt.detection.scan(frames, policy, s)
         works, handles = prompt_context(s)
+        try:
+            matcher = rt.likeness.matcher(s)
+        except Exception as exc:  # an unreadable template store fails the face detector closed
+            matcher = exc
+    analysis = rt.detection.scan(frames, policy, matcher)
     timings.update(analysis.timings_ms)
     t0 = time.perf_counter()
     prompt_findings, prompt_failures = rt.detection.screen_prompt(prompt, policy, works, handles)
