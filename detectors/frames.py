@@ -100,6 +100,9 @@ class MediaInfo:
 # --- magic bytes and structure ------------------------------------------------------------------------
 
 
+_STILL_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
+
+
 def sniff_media_kind(first_bytes: bytes) -> MediaKind | None:
     """``"image"`` or ``"video"`` from a file's first bytes (16 suffice; 4096 let WebM be told from MKV).
 
@@ -114,7 +117,8 @@ def sniff_media_kind(first_bytes: bytes) -> MediaKind | None:
     if len(b) >= 12 and b[:4] == b"RIFF" and b[8:12] == b"WEBP":
         return "image"
     if len(b) >= 8 and b[4:8] == b"ftyp":
-        return "video"
+        # The same box starts still-image formats we do not take (AVIF, HEIF): their brand tells them apart.
+        return None if b[8:12] in _STILL_IMAGE_BRANDS else "video"
     # Old QuickTime files may start without ftyp; accept only box types that such files begin with.
     if len(b) >= 8 and b[4:8] in (b"moov", b"mdat", b"wide", b"free") and int.from_bytes(b[:4], "big") >= 8:
         return "video"

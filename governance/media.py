@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from detectors.frames import MediaKind, sniff_media_kind
 from governance.errors import InvalidInput, TooLarge, UnsupportedMedia
-
-MediaKind = Literal["image", "video"]
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 VIDEO_TYPES = {"video/mp4", "video/webm", "video/quicktime"}
@@ -24,24 +22,22 @@ class Upload:
 
 
 def sniff(data: bytes) -> tuple[MediaKind, str] | None:
-    """(kind, media type) from magic bytes, or None for anything we do not accept."""
-    head = data[:64]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image", "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image", "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image", "image/webp"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video", "video/webm"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video", "video/quicktime"
-        if brand in {b"avif", b"avis", b"heic", b"heix", b"mif1"}:
-            return None
-        return "video", "video/mp4"
-    return None
+    """(kind, media type) from magic bytes, or None for anything we do not accept.
+
+    Whether it is media at all is ``detectors.frames.sniff_media_kind``'s call (the decoder's own view);
+    this only names the media type for storage and answers.
+    """
+    kind = sniff_media_kind(data[:4096])
+    if kind is None:
+        return None
+    if kind == "image":
+        if data.startswith(b"\xff\xd8\xff"):
+            return kind, "image/jpeg"
+        return kind, "image/png" if data.startswith(b"\x89PNG") else "image/webp"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return kind, "video/webm"
+    quicktime = data[4:8] != b"ftyp" or data[8:12] == b"qt  "
+    return kind, "video/quicktime" if quicktime else "video/mp4"
 
 
 def classify(upload: Upload, *, max_bytes: int, allowed: set[MediaKind]) -> tuple[MediaKind, str]:

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select
 
+from detectors.frames import MediaKind
 from governance import validation
 from governance.blobs import BlobStore
 from governance.errors import Conflict, InvalidInput, NotFound
-from governance.media import MediaKind, Upload, classify
+from governance.media import Upload, classify
 from governance.models import (
     Cameo,
     CameoGrant,

@@ -93,3 +93,23 @@ def test_migrations_match_the_models(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert diff == [], diff
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0", ("image", "image/jpeg")),
+        (b"\x89PNG\r\n\x1a\n", ("image", "image/png")),
+        (b"RIFF\0\0\0\0WEBPVP8 ", ("image", "image/webp")),
+        (b"\0\0\0\x18ftypisom", ("video", "video/mp4")),
+        (b"\0\0\0\x18ftypqt  ", ("video", "video/quicktime")),
+        (b"\x1a\x45\xdf\xa3\x42\x82webm", ("video", "video/webm")),
+        (b"\0\0\0\x18ftypavif", None),
+        (b"\x1a\x45\xdf\xa3\x42\x82matroska", None),
+        (b"%PDF-1.7", None),
+    ],
+)
+def test_uploads_are_typed_by_their_bytes(head: bytes, expected: tuple[str, str] | None) -> None:
+    from governance.media import sniff
+
+    assert sniff(head) == expected
