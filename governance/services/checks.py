@@ -40,7 +40,7 @@ from governance.models import (
 )
 from governance.runtime import Runtime
 from governance.services import cameos as cameo_service
-from governance.services import webhooks
+from governance.services import videos, webhooks
 from policy.evaluator import evaluate
 from policy.schema import Policy, PolicyError
 from policy.types import CheckRequest, Decision, PolicyFinding
@@ -210,18 +210,16 @@ def run_check(
         t0 = time.perf_counter()
         decision = evaluate(policy, request, [e.policy for e in enriched], failures)
         timings["policy"] = (time.perf_counter() - t0) * 1000
-        digest = rt.blobs.put(upload.data)
-        video = Video(
-            sha256=digest,
+        video = videos.store_video(
+            s,
+            rt.blobs,
+            platform=platform,
             requester=requester,
-            platform_id=platform.id,
-            media_type=media_type,
+            file=upload,
             kind=kind,
-            size=len(upload.data),
+            media_type=media_type,
             status=STATUS_FOR[decision.action],
         )
-        s.add(video)
-        s.flush()
         check = Check(
             video_id=video.id,
             platform_id=platform.id,

@@ -10,7 +10,7 @@ from governance import validation
 from governance.blobs import BlobStore
 from governance.errors import InvalidInput, NotFound
 from governance.media import Upload, classify
-from governance.models import Principal, Role, Video
+from governance.models import Principal, Role, Video, VideoStatus
 
 
 def upload_video(
@@ -23,14 +23,31 @@ def upload_video(
         probe(file.data, FrameLimits(max_bytes=max_bytes))
     except MediaError as exc:
         raise InvalidInput(f"file: {exc}", code="bad_media") from exc
-    digest = blobs.put(file.data)
+    return store_video(
+        session, blobs, platform=platform, requester=requester, file=file, kind=kind, media_type=media_type
+    )
+
+
+def store_video(
+    session: Session,
+    blobs: BlobStore,
+    *,
+    platform: Principal,
+    requester: str,
+    file: Upload,
+    kind: str,
+    media_type: str,
+    status: str = VideoStatus.draft,
+) -> Video:
+    """The blob (content-addressed) and the row of an already validated upload."""
     video = Video(
-        sha256=digest,
+        sha256=blobs.put(file.data),
         requester=requester,
         platform_id=platform.id,
         media_type=media_type,
         kind=kind,
         size=len(file.data),
+        status=status,
     )
     session.add(video)
     session.flush()
