@@ -29,7 +29,7 @@ from PIL import Image
 from detectors.copy import SSCDEmbedder
 from governance.media import Upload
 from governance.runtime import Runtime
-from governance.services import cameos, checks, principals, works
+from governance.services import checks, enrollment, principals, works
 from governance.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,21 +138,7 @@ def main() -> None:
                 s, rt.detection, rt.log, view, [Upload("b.jpg", bridge.read_bytes())], actor=holder
             )
         photo = Upload("lin.png", (SHARED / "faces/lin_manuel_miranda/lin-1.png").read_bytes())
-        templates = rt.likeness.templates_from_media([photo])
-        with rt.session() as s:
-            cameo, rows = cameos.create_cameo(
-                s,
-                rt.blobs,
-                owner=lin,
-                visibility="only_me",
-                restrictions=[],
-                media=[photo],
-                max_bytes=1 << 30,
-                max_media=10,
-            )
-            rt.likeness.store_templates(s, cameo.id, templates, [r.sha256 for _, r in rows])
-        with rt.session() as s:
-            rt.likeness.refresh(s)
+        enrollment.enroll(rt, owner=lin, visibility="only_me", restrictions=[], media=[photo])
 
         clips = {}
         for seconds in (10, args.long):

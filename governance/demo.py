@@ -22,7 +22,7 @@ from governance.log.export import export, verify_export
 from governance.media import Upload
 from governance.models import Cameo, Generation, Principal
 from governance.runtime import Runtime
-from governance.services import cameos, enforcement, generations, principals, works
+from governance.services import cameos, enforcement, enrollment, generations, principals, works
 
 
 @dataclass(frozen=True)
@@ -97,23 +97,14 @@ def run(rt: Runtime, root: Path, say: Callable[[str], None]) -> bool:
     say(f"1. {studio.name} opted out {view.work.title!r} (work {view.work.id}) with one reference image.")
 
     def enroll(owner: Principal, photo: tuple[str, bytes], visibility: str) -> Cameo:
-        templates = rt.likeness.templates_from_media([Upload(*photo)])
-        with rt.session() as s:
-            cameo, rows = cameos.create_cameo(
-                s,
-                rt.blobs,
-                owner=owner,
-                visibility=visibility,
-                restrictions=["political"],
-                media=[Upload(*photo)],
-                max_bytes=rt.settings.max_upload_bytes,
-                max_media=10,
-                generation_consent=True,
-            )
-            rt.likeness.store_templates(s, cameo.id, templates, [r.sha256 for _, r in rows])
-        with rt.session() as s:
-            rt.likeness.refresh(s)
-        return cameo
+        return enrollment.enroll(
+            rt,
+            owner=owner,
+            visibility=visibility,
+            restrictions=["political"],
+            media=[Upload(*photo)],
+            generation_consent=True,
+        )
 
     ada_cameo = enroll(ada, media.everyone_face, "everyone")
     lin_cameo = enroll(lin, media.only_me_face, "only_me")

@@ -13,7 +13,7 @@ from api.schemas import CameoOut, CameoPatch, GrantIn, GrantOut, Strict
 from governance.errors import NotFound
 from governance.models import Principal, Role
 from governance.runtime import Runtime
-from governance.services import appearances, cameos, enforcement
+from governance.services import appearances, cameos, enforcement, enrollment
 from governance.services.takedowns import Removal, VideoRef, take_down_many
 
 router = APIRouter(prefix="/v1/cameos", tags=["people"])
@@ -47,7 +47,6 @@ def _enf(r: enforcement.EnforcementResult) -> EnforcementOut:
 @router.post("", status_code=201, response_model=CameoOut)
 async def create_cameo(
     rt: RuntimeDep,
-    session: SessionDep,
     caller: Person,
     media: Annotated[list[UploadFile], File()],
     visibility: Annotated[str, Form()] = "only_me",
@@ -55,28 +54,16 @@ async def create_cameo(
     generation_consent: Annotated[bool, Form()] = False,
 ) -> CameoOut:
     uploads = await read_uploads(media, rt)
-    cameos.validate_fields(visibility, restrictions or [])
-    cameos.check_media(uploads, max_bytes=rt.settings.max_upload_bytes, max_media=rt.settings.max_cameo_media)
-    # Face checks before anything is stored: a refused enrollment leaves no row and no blob.
-    templates = await run_in_threadpool(rt.likeness.templates_from_media, uploads)
-    cameo, rows = cameos.create_cameo(
-        session,
-        rt.blobs,
-        owner=caller,
-        visibility=visibility,
-        restrictions=restrictions or [],
-        media=uploads,
-        max_bytes=rt.settings.max_upload_bytes,
-        max_media=rt.settings.max_cameo_media,
-        generation_consent=generation_consent,
+    cameo = await run_in_threadpool(
+        lambda: enrollment.enroll(
+            rt,
+            owner=caller,
+            visibility=visibility,
+            restrictions=restrictions or [],
+            media=uploads,
+            generation_consent=generation_consent,
+        )
     )
-    sources = [row.sha256 for _, row in rows]
-    if len(templates) != len(sources):  # a video gives several templates from one file
-        sources = [sources[0]] * len(templates)
-    rt.likeness.store_templates(session, cameo.id, templates, sources)
-    session.commit()
-    with rt.session() as fresh:
-        rt.likeness.refresh(fresh)
     return CameoOut.of(cameos.CameoView(cameo, []))
 
 
