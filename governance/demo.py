@@ -139,19 +139,13 @@ def run(rt: Runtime, root: Path, say: Callable[[str], None]) -> bool:
     )
 
     with rt.session() as s:
-        cameos.revoke_grant(s, actor=lin, cameo_id=lin_cameo.id, grantee=friend.name)
-        cameo = s.get(Cameo, lin_cameo.id)
-        assert cameo is not None
-        result = enforcement.enforce_cameo(
+        result = enforcement.revoke_grant(
             s,
             rt.log,
-            cameo=cameo,
             actor=lin,
-            trigger="grant_revoked",
+            cameo_id=lin_cameo.id,
+            grantee=friend.name,
             min_score=rt.detection.policy.faces.match_threshold,
-        )
-        enforcement.record_revocation(
-            s, rt.log, cameo=cameo, actor=lin, what=f"revoked {friend.name}'s grant", result=result
         )
     say(
         f"\n4. lin revoked {friend.name}'s grant: {result.taken_down} video(s) taken down at once "

@@ -114,15 +114,9 @@ def grant(cameo_id: str, body: GrantIn, session: SessionDep, caller: Person) -> 
 def revoke_grant(
     cameo_id: str, grantee: str, rt: RuntimeDep, session: SessionDep, caller: Person
 ) -> EnforcementOut:
-    changed = cameos.revoke_grant(session, actor=caller, cameo_id=cameo_id, grantee=grantee)
-    cameo = cameos.get_cameo(session, actor=caller, cameo_id=cameo_id).cameo
-    result = enforcement.enforce_cameo(
-        session, rt.log, cameo=cameo, actor=caller, trigger="grant_revoked", min_score=match_threshold(rt)
+    result = enforcement.revoke_grant(
+        session, rt.log, actor=caller, cameo_id=cameo_id, grantee=grantee, min_score=match_threshold(rt)
     )
-    if changed:
-        enforcement.record_revocation(
-            session, rt.log, cameo=cameo, actor=caller, what=f"revoked {grantee}'s grant", result=result
-        )
     return _enf(result)
 
 

@@ -288,3 +288,20 @@ def enforce_new_work(
     )
     session.flush()
     return NewWorkResult(matched=len(videos), taken_down=len(rows), queued_for_review=reviews)
+
+
+def revoke_grant(
+    session: Session, log: SignedLog, *, actor: Principal, cameo_id: str, grantee: str, min_score: float
+) -> EnforcementResult:
+    """Revoke a grant and take down what it allowed; the revocation itself is recorded once (a repeat
+    finds nothing to do and appends nothing)."""
+    changed = cameo_service.revoke_grant(session, actor=actor, cameo_id=cameo_id, grantee=grantee)
+    cameo = cameo_service.get_cameo(session, actor=actor, cameo_id=cameo_id).cameo
+    result = enforce_cameo(
+        session, log, cameo=cameo, actor=actor, trigger="grant_revoked", min_score=min_score
+    )
+    if changed:
+        record_revocation(
+            session, log, cameo=cameo, actor=actor, what=f"revoked {grantee}'s grant", result=result
+        )
+    return result
