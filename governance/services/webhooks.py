@@ -65,21 +65,11 @@ def deactivate(session: Session, *, owner: Principal, webhook_id: str) -> None:
 
 def enqueue(session: Session, owner_ids: set[str], event: str, payload: dict[str, Any]) -> int:
     """Queue ``event`` for every active webhook of these owners that wants it (caller's transaction)."""
-    if not owner_ids:
-        return 0
-    hooks = session.exec(
-        select(Webhook).where(col(Webhook.owner_id).in_(sorted(owner_ids)), col(Webhook.active))
-    ).all()
-    n = 0
-    for h in hooks:
-        if event in h.events:
-            session.add(WebhookDelivery(webhook_id=h.id, event=event, payload=payload))
-            n += 1
-    return n
+    return enqueue_many(session, [(owner_ids, event, payload)])
 
 
 def enqueue_many(session: Session, events: list[tuple[set[str], str, dict[str, Any]]]) -> int:
-    """``enqueue`` for many events with one webhook lookup (retroactive fan-outs queue thousands)."""
+    """Queue many events with one webhook lookup (retroactive fan-outs queue thousands)."""
     owners = sorted({o for ids, _, _ in events for o in ids})
     if not owners:
         return 0
