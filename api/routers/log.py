@@ -40,14 +40,10 @@ class CheckpointOut(BaseModel):
         )
 
 
-def current_checkpoint(session: Session, log: SignedLog) -> Checkpoint:
-    """The latest checkpoint, signing a new one when entries were appended since (signing is cheap)."""
-    return log.checkpoint(session)
-
-
 @router.get("/checkpoint", response_model=CheckpointOut)
 def checkpoint(rt: RuntimeDep, session: SessionDep, _: CallerDep) -> CheckpointOut:
-    return CheckpointOut.of(current_checkpoint(session, rt.log))
+    # Signs a new checkpoint when entries were appended since the last one (signing is cheap).
+    return CheckpointOut.of(rt.log.checkpoint(session))
 
 
 @router.get("/entries")
@@ -167,7 +163,7 @@ def takedown_out(
         "reinstated_at": row.reinstated_at,
     }
     if with_proof:
-        cp = current_checkpoint(session, log)
+        cp = log.checkpoint(session)
         p = log.inclusion_proof(session, row.log_index, cp.tree_size)
         out["inclusion_proof"] = {
             "leaf_index": p.leaf_index,
